@@ -1,0 +1,1 @@
+"""Core services: the unit registry, the error hierarchy, catalog loading."""

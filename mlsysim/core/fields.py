@@ -1,0 +1,87 @@
+"""Pydantic field types for pint quantities and the common base of every catalog entry."""
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+import pint
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema, field_validator
+
+from .units import parse_quantity
+
+_QUANTITY_SCHEMA = {
+    "anyOf": [
+        {"type": "string", "description": "a number with a unit, e.g. '80 GB'"},
+        {"type": "object", "properties": {"value": {"type": "number"}, "unit": {"type": "string"}},
+         "required": ["value", "unit"]},
+    ]
+}
+
+
+def Quantity(expected_unit: str, *, positive: bool = True, allow_zero: bool = False):
+    """An annotated pydantic type: a pint Quantity with the dimension of ``expected_unit``.
+
+    Accepts ``"80 GB"``, ``{"value": 80, "unit": "GB"}`` or a Quantity. With ``positive`` the
+    magnitude must be > 0 (or >= 0 with ``allow_zero``); NaN and infinity are always rejected.
+    """
+
+    def _validate(value: Any) -> pint.Quantity:
+        q = parse_quantity(value, expected=expected_unit, what="value")
+        m = q.magnitude
+        if not isinstance(m, (int, float)) or m != m or m in (float("inf"), float("-inf")):
+            raise ValueError(f"{value!r} is not a finite number with a unit")
+        if positive and (m < 0 or (m == 0 and not allow_zero)):
+            raise ValueError(f"{value!r} must be {'>= 0' if allow_zero else '> 0'}")
+        return q
+
+    return Annotated[
+        pint.Quantity,
+        BeforeValidator(_validate),
+        PlainSerializer(lambda q: f"{q.magnitude:g} {q.units:~}", return_type=str),
+        WithJsonSchema({**_QUANTITY_SCHEMA, "description": f"quantity in units compatible with {expected_unit}"}),
+    ]
+
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def normalize_name(name: str) -> str:
+    """Lookup form of a name: lower case, without spaces, dashes, dots or underscores."""
+    return re.sub(r"[\s\-_./()]+", "", str(name).lower())
+
+
+class CatalogEntry(BaseModel):
+    """Fields shared by every catalog entry.
+
+    ``key`` is the Python attribute name (``Hardware.Cloud.H100``), ``name`` the human name;
+    ``source`` cites the datasheet or paper behind the entry's numbers, and ``sources`` may cite a
+    different one per field (``{"memory.bandwidth": "..."}``).
+    """
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, validate_default=True)
+
+    key: str = Field(description="Python identifier used for attribute access, e.g. 'H100'")
+    name: str = Field(description="human-readable name")
+    aliases: list[str] = Field(default_factory=list, description="other names the lookup accepts")
+    description: str = ""
+    source: str = Field(min_length=8, description="datasheet or paper (with URL or citation) behind the numbers")
+    sources: dict[str, str] = Field(default_factory=dict, description="per-field sources overriding `source`")
+
+    @field_validator("key")
+    @classmethod
+    def _key_is_identifier(cls, v: str) -> str:
+        if not _IDENT.match(v):
+            raise ValueError(f"key {v!r} must be a Python identifier (letters, digits, underscores)")
+        return v
+
+    def lookup_names(self) -> list[str]:
+        return [self.key, self.name, *self.aliases]
+
+    def source_of(self, field: str) -> str:
+        return self.sources.get(field, self.source)
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self.key))

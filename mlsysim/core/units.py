@@ -1,0 +1,106 @@
+"""The one pint unit registry of mlsysim.
+
+Every quantity in the package is built from ``ureg`` (``Q_`` is its Quantity class), so any two
+quantities can be combined and dimension mistakes raise ``pint.DimensionalityError``.
+
+Units added to pint's defaults:
+
+* ``FLOP`` (alias ``flop``, plural ``FLOPs``, prefixed ``TFLOP``, ``PFLOP`` ...) -- a floating-point
+  operation, its own base dimension ``[compute]``. ``OP`` (integer operation, for int8 TOPS) is
+  the same dimension, so roofline arithmetic treats int8 ops like FLOPs.
+* ``token``, ``sample``, ``request`` -- counting units with their own dimensions, so "ms/token"
+  and "samples/s" keep their meaning.
+* ``USD`` (alias ``dollar``) -- currency, dimension ``[currency]``.
+* ``gCO2e``, ``kgCO2e``, ``tCO2e`` -- CO2-equivalent mass. They are defined *as mass* (gram,
+  kilogram, tonne) so that a constraint such as ``carbon <= 500 t`` works; the name records that
+  the mass is CO2-equivalent.
+
+Hot paths never parse unit strings: they use the pre-built unit objects at the bottom of this file.
+"""
+from __future__ import annotations
+
+import pint
+
+ureg = pint.UnitRegistry(cache_folder=None, autoconvert_offset_to_baseunit=True)
+for _definition in (
+    "FLOP = [compute] = FLOP = flop",
+    "OP = FLOP = OP = op",
+    "token = [token] = token = tok",
+    "sample = [sample] = sample = img = image",
+    "request = [request] = request = req",
+    "USD = [currency] = USD = dollar = usd",
+    "gCO2e = gram",
+    "kgCO2e = kilogram",
+    "tCO2e = metric_ton",
+    "MTCO2e = 1e6 * metric_ton",
+):
+    ureg.define(_definition)
+ureg.default_format = "~P"
+pint.set_application_registry(ureg)
+
+Q_ = ureg.Quantity
+Quantity = ureg.Quantity
+DimensionalityError = pint.DimensionalityError
+
+# Pre-built unit objects (SI base magnitudes are what the vectorized cores use).
+U_S = ureg.second
+U_MS = ureg.millisecond
+U_BYTE = ureg.byte
+U_FLOP = ureg.FLOP
+U_FLOP_S = ureg.FLOP / ureg.second
+U_BYTE_S = ureg.byte / ureg.second
+U_W = ureg.watt
+U_J = ureg.joule
+U_KWH = ureg.kilowatt_hour
+U_USD = ureg.USD
+U_KG = ureg.kilogram
+U_L = ureg.liter
+U_TOKEN = ureg.token
+U_SAMPLE = ureg.sample
+U_REQUEST = ureg.request
+U_HOUR = ureg.hour
+U_DAY = ureg.day
+DIMENSIONLESS = ureg.dimensionless
+
+
+def parse_quantity(value, *, expected: str | None = None, what: str = "value") -> pint.Quantity:
+    """Turn ``"80 GB"``, ``{"value": 80, "unit": "GB"}``, a number plus ``expected`` unit, or a
+    Quantity into a Quantity; when ``expected`` is given the result must share its dimension.
+
+    Raises ``mlsysim.core.errors.UnitError`` with a message naming ``what`` on failure.
+    """
+    from .errors import UnitError
+
+    try:
+        if isinstance(value, pint.Quantity):
+            q = value if value._REGISTRY is ureg else Q_(value.magnitude, str(value.units))
+        elif isinstance(value, dict):
+            if "value" not in value or "unit" not in value:
+                raise UnitError(f"{what}: a quantity mapping needs 'value' and 'unit' keys, got {sorted(value)}")
+            q = Q_(float(value["value"]), str(value["unit"]))
+        elif isinstance(value, str):
+            q = ureg(value.strip())
+            if not isinstance(q, pint.Quantity):
+                q = Q_(float(q), expected or "")
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            if expected is None:
+                q = Q_(float(value), "")
+            else:
+                q = Q_(float(value), expected)
+        else:
+            raise UnitError(f"{what}: expected a quantity such as '80 GB', got {value!r}")
+    except UnitError:
+        raise
+    except (pint.UndefinedUnitError, pint.errors.DefinitionSyntaxError, ValueError, TypeError, AttributeError) as exc:
+        raise UnitError(f"{what}: cannot read {value!r} as a quantity ({exc})") from None
+    if expected is not None and not q.is_compatible_with(expected):
+        raise UnitError(
+            f"{what}: {value!r} has units of {q.dimensionality}, but {expected!r} "
+            f"({ureg(expected).dimensionality if expected else 'dimensionless'}) is expected"
+        )
+    return q
+
+
+def si(q: pint.Quantity, unit) -> float:
+    """Magnitude of ``q`` in ``unit`` (a pre-built unit object), as a float."""
+    return float(q.m_as(unit))
