@@ -1,0 +1,269 @@
+"""Distributed 3D/4D-parallel transformer training: step time, MFU, memory per device.
+
+Inputs are kept apart as Calculon does (Isaev et al. 2023, SC'23): the *application* (a
+``TransformerWorkload``), the *system* (a ``Cluster``) and the *execution* (the parallel split),
+the last as numpy arrays so one call evaluates a whole population of splits.
+
+Rank order is Megatron-LM's tp -> cp -> dp (with ep inside dp) -> pp, innermost first, so a
+tensor-parallel group is contiguous inside a node and pipeline peers are furthest apart.
+
+Per microbatch and pipeline stage (L/p layers on t·c devices):
+* compute: forward 2·N_active + 4·s·d_attn FLOPs per token, backward twice that (Narayanan et al.
+  2021, Sec. 5.1), recomputation adds a forward (full) or the attention core (selective;
+  Korthikanti et al. 2022), at the efficiency of ``physics.efficiency``; element-wise ops move
+  the Korthikanti activation bytes through HBM;
+* TP: two all-reduces per layer forward and two backward (Shoeybi et al. 2019), the same volume
+  as all-gather + reduce-scatter under sequence parallelism (Korthikanti et al. 2022, Sec. 4.2.2);
+* CP: ring attention passes K/V blocks c-1 times, overlapped with attention compute
+  (Liu et al. 2023, "Ring Attention"); EP: dispatch and combine all-to-all per MoE layer, forward
+  and backward (Lepikhin et al. 2021, GShard); PP: activations to the next stage per microbatch.
+Step: (m + (p-1)/v) microbatch-stage times (1F1B; bubble (p-1)/(v·m), Narayanan et al. 2021
+Sec. 2.2), plus the gradient reduction over dp not hidden behind the last backward, plus ZeRO-3
+parameter gathers and the optimizer update.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..core.units import U_BYTE, U_S, ureg
+from ..hardware.types import bytes_per_element
+from .base import Result, as_unit, to_si
+from .collectives import LINK_EFFICIENCY, all_gather_time, all_reduce_time, all_to_all_time, group_link, p2p_time
+from .efficiency import MEMORY_EFFICIENCY, transformer_matmul_efficiency
+from .node import ACTIVATION_BYTES_PER_TOKEN_LAYER_FP16
+from .serving import RUNTIME_RESERVE_BYTES
+from .training_memory import (GRAD_BYTES, OPTIMIZER_BYTES, RECOMPUTE_MODES, WEIGHT_BYTES,
+                              activation_bytes_per_layer, in_flight_factor, model_state_bytes)
+
+# Optimizer update reads and writes the 16 B/param model state once: 32 B of HBM traffic per param.
+OPTIMIZER_TRAFFIC_BYTES = 32.0
+# Element-wise ops (norms, activations, dropout, residuals) read and write the stored activations
+# once in forward and twice in backward.
+ELEMENTWISE_PASSES = 3.0
+
+
+def _f(x):
+    return np.asarray(x, dtype=float)
+
+
+def distributed_core(model, cluster, *, tp, pp, dp=None, cp=1, ep=1, micro_batch=1, global_batch,
+                     seq_len, zero_stage=0, recompute=0, sp=1, virtual_stages=1, overlap_comm=1,
+                     nodes=None, precision="bf16", optimizer="adam", flash_attention=True) -> dict:
+    """Vectorized training physics in SI units. ``recompute`` is 0/1/2 (none/selective/full).
+    ``nodes`` (optional) overrides the cluster's node count; ``dp`` defaults to N/(tp·pp·cp)."""
+    node = cluster.node
+    hw = node.accelerator
+    g = float(node.accelerators_per_node)
+    nsi, fsi = node.si, cluster.fabric.si
+    t, p, c, e, mb = _f(tp), _f(pp), _f(cp), _f(ep), _f(micro_batch)
+    v, z, rc = _f(virtual_stages), _f(zero_stage), _f(recompute)
+    spf, ov = _f(sp), _f(overlap_comm)
+    n_nodes = _f(cluster.node_count if nodes is None else nodes)
+    N = n_nodes * g
+    d = N / (t * p * c) if dp is None else _f(dp)
+    B, s = _f(global_batch), _f(seq_len)
+    L, h, a = float(model.layers), float(model.hidden), float(model.heads)
+    act_b = bytes_per_element(precision)
+    peak = hw.peak_flops_si(precision)
+    bw = hw.si["memory_bandwidth"] * MEMORY_EFFICIENCY
+    inter_bw = fsi["bandwidth"] * LINK_EFFICIENCY / cluster.oversubscription
+
+    # ---- validity of the split ---------------------------------------------------------
+    m = B / (d * mb)
+    checks = {
+        "tp*pp*cp*dp must equal the accelerator count": np.isclose(t * p * c * d, N),
+        "dp must be a whole number": np.isclose(d, np.round(d)) & (d >= 1),
+        "global batch must divide by dp*micro_batch": np.isclose(m, np.round(m)) & (m >= 1),
+        "heads must divide by tp": np.isclose(a / t, np.round(a / t)),
+        "layers must divide by pp*virtual_stages": np.isclose(L / (p * v), np.round(L / (p * v))),
+        "seq_len must divide by cp": np.isclose(s / c, np.round(s / c)),
+        "virtual stages need pp > 1": (v == 1) | (p > 1),
+        "ep must divide dp (and experts)": (np.isclose(d / e, np.round(d / e)) &
+                                            np.isclose(model.experts / e, np.round(model.experts / e))),
+        "sequence parallelism needs tp > 1": (spf == 0) | (t > 1),
+    }
+    valid = np.ones(np.broadcast(t, p, c, e, mb, v, z, rc, d, B, s, spf).shape, dtype=bool)
+    reason = np.full(valid.shape, "", dtype=object)
+    for msg, ok in checks.items():
+        ok = np.broadcast_to(ok, valid.shape)
+        reason = np.where(valid & ~ok, msg, reason)
+        valid &= ok
+
+    # ---- compute per microbatch per stage --------------------------------------------
+    tokens_dev = mb * s / c                                    # tokens one device sees per microbatch
+    layers_stage = L / p
+    inner = model.moe_ffn if model.is_moe else model.ffn
+    eff = transformer_matmul_efficiency(h, inner, t)
+    fwd_flops_token = model.forward_flops_per_token(s)         # whole model, one token
+    attn_flops_token = 4.0 * L * s * model.d_attn
+    fwd_flops = fwd_flops_token * mb * s / (t * c * p)         # per device, per microbatch
+    attn_flops = attn_flops_token * mb * s / (t * c * p)
+    recompute_flops = np.where(rc >= 2, fwd_flops, np.where(rc >= 1, attn_flops, 0.0))
+    t_fwd_math = fwd_flops / (peak * eff)
+    t_recompute = recompute_flops / (peak * eff)
+    # element-wise traffic: stored activation bytes (Korthikanti 34·s·b·h) through HBM
+    act_token_layer = ACTIVATION_BYTES_PER_TOKEN_LAYER_FP16 * h * act_b / 2.0
+    split = np.where(spf > 0, t, 1.0)
+    elem_bytes = tokens_dev * layers_stage * act_token_layer * (10.0 / split + 24.0 / t) / 34.0
+    t_elem = ELEMENTWISE_PASSES * elem_bytes / bw
+    t_compute = 3.0 * t_fwd_math + t_recompute + t_elem        # fwd + 2x bwd + recompute + elementwise
+
+    # ---- communication per microbatch per stage -------------------------------------
+    intra_bw, intra_lat = nsi["intra_bandwidth"] * LINK_EFFICIENCY, nsi["intra_latency"]
+    tp_bw, tp_lat = group_link(t, 1.0, g, intra_bw, intra_lat, inter_bw, fsi["latency"])
+    tp_msg = tokens_dev * h * act_b
+    t_tp = layers_stage * 4.0 * all_reduce_time(tp_msg, t, tp_bw, tp_lat)
+
+    cp_bw, cp_lat = group_link(c, t, g, intra_bw, intra_lat, inter_bw, fsi["latency"])
+    kv_block = 2.0 * tokens_dev * model.n_kv_heads * model.d_head * act_b / np.minimum(t, model.n_kv_heads)
+    cp_comm = layers_stage * 3.0 * (c - 1.0) * p2p_time(kv_block, cp_bw, cp_lat) * (c > 1)
+    cp_attn = 3.0 * attn_flops / (peak * eff)
+    t_cp = np.maximum(cp_comm - cp_attn, 0.0)
+
+    moe_frac = (model.moe_layers / L) if model.is_moe else 0.0
+    ep_bw, ep_lat = group_link(e, t * c, g, intra_bw, intra_lat, inter_bw, fsi["latency"])
+    ep_msg = tokens_dev / split * model.experts_per_token * h * act_b
+    t_ep = layers_stage * moe_frac * 4.0 * all_to_all_time(ep_msg, e, ep_bw, ep_lat) * (e > 1)
+
+    pp_bw, pp_lat = group_link(p, t * c * d, g, intra_bw, intra_lat, inter_bw, fsi["latency"])
+    pp_msg = tokens_dev * h * act_b / split
+    t_pp = np.where(p > 1, 2.0 * v * p2p_time(pp_msg, pp_bw, pp_lat), 0.0)
+
+    t_micro = t_compute + t_tp + t_cp + t_ep + t_pp
+    t_pipeline = (m + (p - 1.0) / v) * t_micro
+    t_bubble = (p - 1.0) / v * t_micro
+
+    # ---- parameters per device, data-parallel reduction, optimizer --------------------
+    expert_params = model.moe_layers * model.experts * model.expert_params if model.is_moe else 0.0
+    dense_params = model.parameters - expert_params
+    params_dev = dense_params / (t * p) + expert_params / (t * p * e)
+    dp_bw, dp_lat = group_link(d, t * c, g, intra_bw, intra_lat, inter_bw, fsi["latency"])
+    grad_dense = dense_params / (t * p) * GRAD_BYTES
+    grad_expert = expert_params / (t * p * e) * GRAD_BYTES
+    t_dp = (all_reduce_time(grad_dense, d * c, dp_bw, dp_lat)
+            + all_reduce_time(grad_expert, d / e * c, dp_bw, dp_lat))
+    t_bwd_last = 2.0 * t_fwd_math
+    t_dp_exposed = np.where(ov > 0, np.maximum(t_dp - t_bwd_last, 0.0), t_dp)
+    gather = all_gather_time(params_dev * WEIGHT_BYTES, d, dp_bw, dp_lat)
+    t_zero3 = np.where(z >= 3, m * (np.maximum(gather - t_fwd_math, 0.0)
+                                    + np.maximum(gather - 2.0 * t_fwd_math, 0.0)), 0.0)
+    t_optimizer = params_dev / np.where(z >= 1, d, 1.0) * OPTIMIZER_TRAFFIC_BYTES / bw
+    step = t_pipeline + t_dp_exposed + t_zero3 + t_optimizer
+
+    # ---- memory per device -------------------------------------------------------------
+    state = model_state_bytes(params_dev, d, z, optimizer)
+    act_layer = activation_bytes_per_layer(s / c, mb, h, a, t, spf, rc, flash_attention) * act_b / 2.0
+    act = act_layer * layers_stage * in_flight_factor(p, m, v)
+    act = act + np.where(rc >= 2, activation_bytes_per_layer(s / c, mb, h, a, t, spf, 0, flash_attention) * act_b / 2.0, 0.0)
+    logits = 4.0 * tokens_dev * model.vocab / t                 # fp32 logits of the last stage
+    mem = state["weights"] + state["gradients"] + state["optimizer"] + act + logits + RUNTIME_RESERVE_BYTES
+    capacity = hw.si["memory_capacity"]
+    fits = mem <= capacity
+    reason = np.where(valid & ~fits, "does not fit in device memory", reason)
+    feasible = valid & fits
+
+    # ---- rates ---------------------------------------------------------------------------
+    tokens_step = B * s
+    model_flops = 3.0 * fwd_flops_token * tokens_step
+    hw_flops = model_flops + np.where(rc >= 2, fwd_flops_token, np.where(rc >= 1, attn_flops_token, 0.0)) * tokens_step
+    mfu = model_flops / (step * N * peak)
+    ideal = model_flops / (N * peak * eff)
+    return {
+        "step_time": step, "compute_time": m * t_compute, "tp_comm_time": m * t_tp, "cp_comm_time": m * t_cp,
+        "ep_comm_time": m * t_ep, "pp_comm_time": m * t_pp, "bubble_time": t_bubble,
+        "dp_comm_time": t_dp, "dp_comm_exposed": t_dp_exposed, "zero3_gather_time": t_zero3,
+        "optimizer_time": t_optimizer, "tokens_per_s": tokens_step / step, "samples_per_s": B / step,
+        "mfu": mfu, "hfu": hw_flops / (step * N * peak), "scaling_efficiency": ideal / step,
+        "memory_per_device": mem, "weights_memory": state["weights"], "gradients_memory": state["gradients"],
+        "optimizer_memory": state["optimizer"], "activation_memory": act, "logits_memory": logits,
+        "capacity": capacity + 0.0 * mem, "dp": d, "microbatches": m, "num_accelerators": N,
+        "bubble_fraction": t_bubble / step, "feasible": feasible, "valid": valid, "reason": reason,
+    }
+
+
+@dataclass
+class DistributedResult(Result):
+    step_time: object
+    tokens_per_s: object
+    samples_per_s: object
+    mfu: object
+    hfu: object
+    scaling_efficiency: object
+    bubble_fraction: object
+    breakdown: dict
+    memory_per_device: object
+    memory_breakdown: dict
+    dp_size: object
+    microbatches: object
+    num_accelerators: object
+    feasible: object
+    reason: object
+
+
+class DistributedModel:
+    """Step time, throughput, MFU and memory of a 3D/4D-parallel training split on a fleet."""
+
+    def solve(self, model, fleet, batch_size, seq_len=None, precision: str = "bf16", tp_size=1, pp_size=1,
+              cp_size=1, ep_size=1, microbatch_size=1, zero_stage=0, activation_recomputation="none",
+              sequence_parallel=None, virtual_stages=1, overlap_comm=True, nodes=None,
+              optimizer: str = "adam") -> DistributedResult:
+        from ..core.catalog import registry
+        from ..core.errors import UnknownNameError, UserInputError
+
+        model = registry("models").get(model)
+        fleet = registry("clusters").get(fleet)
+        if getattr(model, "kind", None) != "transformer":
+            raise UserInputError(f"DistributedModel models transformer training; {model.name} is a {model.kind}")
+        rc_names = np.atleast_1d(np.asarray(activation_recomputation))
+        bad = [r for r in rc_names if r not in RECOMPUTE_MODES]
+        if bad:
+            raise UnknownNameError("recomputation mode", str(bad[0]), RECOMPUTE_MODES)
+        if optimizer not in OPTIMIZER_BYTES:
+            raise UnknownNameError("optimizer", optimizer, OPTIMIZER_BYTES)
+        rc = np.vectorize(RECOMPUTE_MODES.index)(np.asarray(activation_recomputation)).astype(float)
+        ints = {k: to_si(v, "", what=k, integer=True) for k, v in dict(
+            batch_size=batch_size, tp_size=tp_size, pp_size=pp_size, cp_size=cp_size, ep_size=ep_size,
+            microbatch_size=microbatch_size, virtual_stages=virtual_stages).items()}
+        z = to_si(zero_stage, "", what="zero_stage", integer=True, allow_zero=True)
+        if np.any(np.asarray(z) > 3):
+            raise UserInputError(f"zero_stage must be 0, 1, 2 or 3, got {zero_stage!r}")
+        s = to_si(seq_len if seq_len is not None else model.max_seq_len, "", what="seq_len", integer=True)
+        n = None if nodes is None else to_si(nodes, "", what="nodes", integer=True)
+        sp = (np.asarray(ints["tp_size"]) > 1) if sequence_parallel is None else np.asarray(sequence_parallel)
+        bytes_per_element(precision)
+        r = distributed_core(model, fleet, tp=ints["tp_size"], pp=ints["pp_size"], cp=ints["cp_size"],
+                             ep=ints["ep_size"], micro_batch=ints["microbatch_size"], global_batch=ints["batch_size"],
+                             seq_len=s, zero_stage=z, recompute=rc, sp=sp.astype(float),
+                             virtual_stages=ints["virtual_stages"], overlap_comm=float(bool(overlap_comm)),
+                             nodes=n, precision=precision, optimizer=optimizer)
+        return _wrap(r)
+
+
+def _scalar_or_array(x):
+    x = np.asarray(x)
+    return x.item() if x.ndim == 0 else x
+
+
+def _wrap(r: dict) -> DistributedResult:
+    ms, gb = ureg.millisecond, ureg.GB
+    sec = lambda k: as_unit(r[k], U_S).to(ms)  # noqa: E731
+    gbq = lambda k: as_unit(r[k], U_BYTE).to(gb)  # noqa: E731
+    return DistributedResult(
+        step_time=as_unit(r["step_time"], U_S),
+        tokens_per_s=as_unit(r["tokens_per_s"], ureg.token / ureg.second),
+        samples_per_s=as_unit(r["samples_per_s"], ureg.sample / ureg.second),
+        mfu=_scalar_or_array(r["mfu"]), hfu=_scalar_or_array(r["hfu"]),
+        scaling_efficiency=_scalar_or_array(r["scaling_efficiency"]),
+        bubble_fraction=_scalar_or_array(r["bubble_fraction"]),
+        breakdown={k: sec(k) for k in ("compute_time", "tp_comm_time", "cp_comm_time", "ep_comm_time",
+                                        "pp_comm_time", "bubble_time", "dp_comm_exposed", "zero3_gather_time",
+                                        "optimizer_time")},
+        memory_per_device=gbq("memory_per_device"),
+        memory_breakdown={k: gbq(k) for k in ("weights_memory", "gradients_memory", "optimizer_memory",
+                                               "activation_memory", "logits_memory")},
+        dp_size=_scalar_or_array(r["dp"]), microbatches=_scalar_or_array(r["microbatches"]),
+        num_accelerators=_scalar_or_array(r["num_accelerators"]),
+        feasible=_scalar_or_array(r["feasible"]), reason=_scalar_or_array(r["reason"]),
+    )

@@ -1,0 +1,63 @@
+"""Memory of one device in distributed transformer training (vectorized).
+
+* Model state, mixed-precision Adam: 2 B fp16/bf16 weights + 2 B gradients + 12 B optimizer state
+  (fp32 master weights, momentum, variance) = 16 B per parameter; ZeRO stage 1 shards the optimizer
+  state over the data-parallel group, stage 2 also the gradients, stage 3 also the weights
+  (Rajbhandari et al. 2020, "ZeRO: Memory Optimizations Toward Training Trillion Parameter Models",
+  SC'20, Sec. 3 and Fig. 1).
+* Activations per layer per microbatch (Korthikanti et al. 2022, "Reducing Activation Recomputation
+  in Large Transformer Models", Sec. 4, Table 2): s·b·h·(34 + 5·a·s/h) bytes without parallelism;
+  tensor parallelism divides the 24 s·b·h of the linear-layer inputs by t, sequence parallelism the
+  remaining 10 s·b·h too; selective recomputation (or FlashAttention) drops the 5·a·s²·b attention
+  term; full recomputation keeps only the 2·s·b·h layer input. With 1F1B the first stage holds p
+  microbatches of L/p layers; interleaving multiplies that by 1 + (p-1)/(p·v) (Sec. 4.2.3).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+WEIGHT_BYTES = 2.0       # fp16/bf16 working copy
+GRAD_BYTES = 2.0         # fp16/bf16 gradients
+OPTIMIZER_BYTES = {"adam": 12.0, "adamw": 12.0, "sgd": 8.0, "adafactor": 4.0 + 0.1}
+# SGD with momentum: fp32 master + momentum (8 B); Adafactor: fp32 master + factored second moment
+# (~O(sqrt) of the matrix; counted as 0.1 B/param) (Shazeer & Stern 2018, Sec. 3).
+RECOMPUTE_MODES = ("none", "selective", "full")
+
+
+def model_state_bytes(params_per_device, dp, zero_stage, optimizer: str = "adam") -> dict:
+    """Weights, gradients and optimizer state per device under ZeRO ``zero_stage`` (0-3)."""
+    p = np.asarray(params_per_device, dtype=float)
+    d = np.asarray(dp, dtype=float)
+    z = np.asarray(zero_stage, dtype=float)
+    opt = OPTIMIZER_BYTES[optimizer]
+    return {
+        "weights": p * WEIGHT_BYTES / np.where(z >= 3, d, 1.0),
+        "gradients": p * GRAD_BYTES / np.where(z >= 2, d, 1.0),
+        "optimizer": p * opt / np.where(z >= 1, d, 1.0),
+    }
+
+
+def activation_bytes_per_layer(seq, micro_batch, hidden, heads, tp, sp, recompute, flash_attention=True):
+    """Korthikanti et al. 2022 activation bytes of one layer for one microbatch on one device.
+    ``recompute`` is 0 none, 1 selective, 2 full; ``sp`` 0/1 sequence parallelism."""
+    s, b, h = (np.asarray(x, dtype=float) for x in (seq, micro_batch, hidden))
+    t = np.asarray(tp, dtype=float)
+    sp = np.asarray(sp, dtype=float)
+    rc = np.asarray(recompute)
+    sbh = s * b * h
+    replicated = np.where(sp > 0, 10.0 / t, 10.0)
+    attention_scores = 0.0 if flash_attention else 5.0 * heads * s / (h * t)
+    keep_scores = np.where(rc >= 1, 0.0, attention_scores)
+    partial = sbh * (replicated + 24.0 / t + keep_scores)
+    full = 2.0 * sbh / np.where(sp > 0, t, 1.0)
+    return np.where(rc >= 2, full, partial)
+
+
+def in_flight_factor(pp, microbatches, virtual_stages):
+    """Microbatches whose activations the first pipeline stage holds at once under 1F1B,
+    times the interleaving overhead 1 + (p-1)/(p·v) (Korthikanti et al. 2022, Sec. 4.2.3)."""
+    p = np.asarray(pp, dtype=float)
+    v = np.asarray(virtual_stages, dtype=float)
+    m = np.asarray(microbatches, dtype=float)
+    inter = np.where(v > 1, 1.0 + (p - 1.0) / (p * v), 1.0)
+    return np.minimum(p, m) * inter
