@@ -61,6 +61,11 @@ U_REQUEST = ureg.request
 U_HOUR = ureg.hour
 U_DAY = ureg.day
 DIMENSIONLESS = ureg.dimensionless
+# Display units (results are built directly in these, never converted in a hot path).
+U_GB = ureg.gigabyte
+U_SAMPLE_S = ureg.sample / ureg.second
+U_TOKEN_S = ureg.token / ureg.second
+U_FLOP_PER_BYTE = ureg.FLOP / ureg.byte
 
 
 def parse_quantity(value, *, expected: str | None = None, what: str = "value") -> pint.Quantity:

@@ -27,6 +27,15 @@ def to_si(value, unit, *, what: str, positive: bool = True, allow_zero: bool = F
     A Quantity must have ``unit``'s dimension; a plain number or array is taken to be in ``unit``.
     Rejects NaN/inf, and negative (or zero, unless ``allow_zero``) values when ``positive``.
     """
+    if type(value) in (int, float):  # fast path for plain scalars
+        v = float(value)
+        if not math.isfinite(v):
+            raise UserInputError(f"{what}: must be finite, got {value!r}")
+        if positive and (v < 0 or (v == 0 and not allow_zero)):
+            raise UserInputError(f"{what}: must be {'>= 0' if allow_zero else '> 0'}, got {value!r}")
+        if integer and v != round(v):
+            raise UserInputError(f"{what}: must be a whole number, got {value!r}")
+        return v
     if isinstance(value, pint.Quantity):
         try:
             mag = value.m_as(unit)
@@ -55,15 +64,6 @@ def as_unit(mag, unit) -> pint.Quantity:
     if isinstance(mag, np.ndarray) and mag.ndim == 0:
         mag = float(mag)
     return Q_(mag, unit)
-
-
-def scalar(x):
-    """A 0-d array or 1-element result back to a Python scalar; arrays stay arrays."""
-    if isinstance(x, np.ndarray):
-        if x.ndim == 0 or x.size == 1 and x.ndim <= 1 and x.shape == ():
-            return x.item()
-        return x
-    return x
 
 
 @dataclasses.dataclass

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core.units import U_BYTE, U_FLOP, U_FLOP_S, U_S, ureg
+from ..core.units import U_BYTE, U_FLOP, U_FLOP_PER_BYTE, U_GB, U_MS, U_SAMPLE_S
 from ..hardware.types import bytes_per_element
 from .base import Result, as_unit, to_si
 from .efficiency import MEMORY_EFFICIENCY, compute_efficiency
@@ -115,18 +115,19 @@ class SingleNodeModel:
         bytes_per_element(precision)  # validates the name
         r = roofline_si(model, hardware, batch_size=b, precision=precision, efficiency=eff, seq_len=s, decode=decode)
         bottleneck = np.where(r["compute_time"] >= r["memory_time"], "Compute", "Memory")
+        scalar = np.ndim(r["feasible"]) == 0
         return NodeProfile(
-            latency=as_unit(r["latency"], U_S).to(ureg.millisecond),
-            throughput=as_unit(r["throughput"], ureg.sample / ureg.second),
-            bottleneck=str(bottleneck) if bottleneck.ndim == 0 else bottleneck,
-            compute_time=as_unit(r["compute_time"], U_S).to(ureg.millisecond),
-            memory_time=as_unit(r["memory_time"], U_S).to(ureg.millisecond),
+            latency=as_unit(r["latency"] * 1e3, U_MS),
+            throughput=as_unit(r["throughput"], U_SAMPLE_S),
+            bottleneck=str(bottleneck) if scalar else bottleneck,
+            compute_time=as_unit(r["compute_time"] * 1e3, U_MS),
+            memory_time=as_unit(r["memory_time"] * 1e3, U_MS),
             flops=as_unit(r["flops"], U_FLOP),
             memory_traffic=as_unit(r["bytes"], U_BYTE),
-            arithmetic_intensity=as_unit(r["flops"] / r["bytes"], U_FLOP / U_BYTE),
-            ridge_point=as_unit(hardware.peak_flops_si(precision) / hardware.si["memory_bandwidth"], U_FLOP / U_BYTE),
-            memory_footprint=as_unit(r["memory_footprint"], U_BYTE).to(ureg.GB),
-            feasible=bool(r["feasible"]) if np.ndim(r["feasible"]) == 0 else r["feasible"],
+            arithmetic_intensity=as_unit(r["flops"] / r["bytes"], U_FLOP_PER_BYTE),
+            ridge_point=as_unit(hardware.peak_flops_si(precision) / hardware.si["memory_bandwidth"], U_FLOP_PER_BYTE),
+            memory_footprint=as_unit(r["memory_footprint"] / 1e9, U_GB),
+            feasible=bool(r["feasible"]) if scalar else r["feasible"],
             efficiency=float(r["efficiency"]) if np.ndim(r["efficiency"]) == 0 else r["efficiency"],
             precision=precision,
         )
