@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core.units import U_BYTE, U_S, ureg
+from ..core.units import U_GB, U_MS, U_S, U_SAMPLE_S, U_TOKEN_S
 from ..hardware.types import bytes_per_element
 from .base import Result, as_unit, to_si
 from .collectives import LINK_EFFICIENCY, all_gather_time, all_reduce_time, all_to_all_time, group_link, p2p_time
@@ -247,13 +247,12 @@ def _scalar_or_array(x):
 
 
 def _wrap(r: dict) -> DistributedResult:
-    ms, gb = ureg.millisecond, ureg.GB
-    sec = lambda k: as_unit(r[k], U_S).to(ms)  # noqa: E731
-    gbq = lambda k: as_unit(r[k], U_BYTE).to(gb)  # noqa: E731
+    sec = lambda k: as_unit(r[k] * 1e3, U_MS)  # noqa: E731
+    gbq = lambda k: as_unit(r[k] / 1e9, U_GB)  # noqa: E731
     return DistributedResult(
         step_time=as_unit(r["step_time"], U_S),
-        tokens_per_s=as_unit(r["tokens_per_s"], ureg.token / ureg.second),
-        samples_per_s=as_unit(r["samples_per_s"], ureg.sample / ureg.second),
+        tokens_per_s=as_unit(r["tokens_per_s"], U_TOKEN_S),
+        samples_per_s=as_unit(r["samples_per_s"], U_SAMPLE_S),
         mfu=_scalar_or_array(r["mfu"]), hfu=_scalar_or_array(r["hfu"]),
         scaling_efficiency=_scalar_or_array(r["scaling_efficiency"]),
         bubble_fraction=_scalar_or_array(r["bubble_fraction"]),

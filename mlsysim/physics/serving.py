@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core.units import U_BYTE, U_S, ureg
+from ..core.units import U_GB, U_MS, U_TOKEN_S
 from ..hardware.types import bytes_per_element
 from .base import Result, as_unit, to_si
 from .collectives import LINK_EFFICIENCY, all_reduce_time
@@ -125,14 +125,14 @@ class ServingModel:
             reason = ""
         bound = np.where(r["decode_bound_memory"], "Memory", "Compute")
         return ServingResult(
-            ttft=as_unit(r["ttft"], U_S).to(ureg.millisecond),
-            itl=as_unit(r["itl"], U_S).to(ureg.millisecond),
-            kv_cache_size=as_unit(r["kv_cache_size"], U_BYTE).to(ureg.GB),
-            throughput=as_unit(r["tokens_per_s"], ureg.token / ureg.second),
-            e2e_latency=as_unit(r["e2e_latency"], U_S).to(ureg.millisecond),
-            memory_per_device=as_unit(r["memory_per_device"], U_BYTE).to(ureg.GB),
-            weights_per_device=as_unit(r["weights_per_device"], U_BYTE).to(ureg.GB),
-            capacity_per_device=hardware.memory.capacity.to(ureg.GB),
+            ttft=as_unit(r["ttft"] * 1e3, U_MS),
+            itl=as_unit(r["itl"] * 1e3, U_MS),
+            kv_cache_size=as_unit(r["kv_cache_size"] / 1e9, U_GB),
+            throughput=as_unit(r["tokens_per_s"], U_TOKEN_S),
+            e2e_latency=as_unit(r["e2e_latency"] * 1e3, U_MS),
+            memory_per_device=as_unit(r["memory_per_device"] / 1e9, U_GB),
+            weights_per_device=as_unit(r["weights_per_device"] / 1e9, U_GB),
+            capacity_per_device=as_unit(hardware.si["memory_capacity"] / 1e9, U_GB),
             feasible=feasible, decode_bottleneck=str(bound) if bound.ndim == 0 else bound,
             reason=reason, tp_size=t, precision=precision,
         )

@@ -1,0 +1,228 @@
+"""Domain 5 (ops): electrical power and energy of a fleet -- the one place this formula lives.
+
+Economics (energy OpEx) and sustainability (operational carbon, water) both call
+:func:`fleet_power_si`, so cost, carbon and water always share the same power assumptions.
+
+Model (linear energy-proportionality, Barroso & Hoelzle 2007, "The Case for Energy-Proportional
+Computing", IEEE Computer 40(12); Barroso, Hoelzle & Ranganathan 2018, "The Datacenter as a
+Computer", 3rd ed., ch. 5)::
+
+    P_acc      = TDP * (f_idle + u * (1 - f_idle))         one accelerator at utilization u
+    P_IT       = n_acc * P_acc + n_nodes * P_host          host CPUs, DRAM, NICs, fans per node
+    P_facility = P_IT * PUE                                cooling and power delivery (The Green Grid 2007)
+    E          = P * t
+
+``u`` is the fraction of the accelerator's dynamic power range in use (0 = allocated but idle,
+1 = at TDP); ``P_host`` is ``Node.host_power`` (the node's power beyond its accelerators).
+
+This module also holds the small input helpers the ops models share (catalog resolution,
+fractions, durations, fleet magnitudes).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..core.errors import UserInputError
+from ..core.units import DIMENSIONLESS, Q_, U_DAY, U_HOUR, U_J, U_KWH, U_S, U_W, ureg
+from .base import Result, as_unit, to_si
+
+# ---------------------------------------------------------------------------------------------
+# Documented defaults
+# ---------------------------------------------------------------------------------------------
+#: Power of an allocated but idle accelerator as a fraction of TDP ("hot idle": CUDA context
+#: open, clocks up, waiting on data or communication). Measured values span ~0.1-0.4 of TDP:
+#: ~10-15% for a bare idle H100/H200 (70-100 W of 700 W via nvidia-smi), rising to ~35% for an
+#: A100 held in a high DVFS state (~145 W of 400 W) -- see e.g. arXiv:2605.23918 ("The Model
+#: Parking Tax", idle H100/A100/L40S power with a CUDA context). 0.30 is a round mid-high value for
+#: a training fleet whose accelerators stay allocated between kernels; Barroso & Hoelzle (2007)
+#: report servers idling at ~50% of peak, the classic statement of poor energy proportionality.
+IDLE_FRACTION = 0.30
+
+#: Default accelerator utilization for fleet energy. With ``IDLE_FRACTION`` an accelerator then
+#: draws 0.3 + 0.7 x 0.75 = 82.5% of TDP, consistent with measured LLM training: 8-GPU H100 nodes
+#: run at ~76% of their 10.2 kW rating even in compute-intensive training (arXiv:2506.14551,
+#: "Empirically-Calibrated H100 Node Power Models ...", 2025), and Patterson et al. 2021 ("Carbon
+#: Emissions and Large Neural Network Training", Table 4) measured average system power per
+#: accelerator close to TDP during large training runs.
+DEFAULT_UTILIZATION = 0.75
+
+#: PUE used when neither ``pue`` nor a grid region is given: the industry-average annual PUE of
+#: 1.58 reported by the Uptime Institute Global Data Center Survey 2023 (hyperscale sites reach
+#: ~1.1, e.g. Google's 2023 fleet-wide trailing-twelve-month PUE of 1.10).
+DEFAULT_PUE = 1.58
+
+#: Default length of the energy window of :class:`PowerModel` (energy per hour).
+DEFAULT_DURATION = Q_(1.0, "hour")
+
+_S_PER = {"s": 1.0, "hour": Q_(1.0, U_HOUR).m_as(U_S), "day": Q_(1.0, U_DAY).m_as(U_S),
+          "year": 365.0 * Q_(1.0, U_DAY).m_as(U_S)}
+SECONDS_PER_DAY = _S_PER["day"]
+SECONDS_PER_HOUR = _S_PER["hour"]
+#: A 365-day year (8,760 h), the convention of TCO and amortization tables.
+SECONDS_PER_YEAR = _S_PER["year"]
+_J_PER_KWH = Q_(1.0, U_KWH).m_as(U_J)
+_U_YEAR = 365.0 * U_DAY
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared input helpers (ops models)
+# ---------------------------------------------------------------------------------------------
+def resolve_entry(value, section: str, cls, what: str):
+    """``value`` if it is a ``cls``; a catalog name is looked up in registry ``section``."""
+    if isinstance(value, cls):
+        return value
+    if isinstance(value, str):
+        from ..core.catalog import registry
+
+        entry = registry(section).get(value)
+        if isinstance(entry, cls):
+            return entry
+    raise UserInputError(f"{what}: expected a {cls.__name__} or the catalog name of one, "
+                         f"got {type(value).__name__} {value!r}")
+
+
+def resolve_fleet(fleet, what: str = "fleet"):
+    from ..systems.types import Cluster
+
+    return resolve_entry(fleet, "clusters", Cluster, what)
+
+
+def resolve_grid(grid, what: str = "grid"):
+    from ..infra.types import GridRegion
+
+    return resolve_entry(grid, "grids", GridRegion, what)
+
+
+def fraction_si(value, what: str, *, allow_zero: bool = True, allow_one: bool = True):
+    """A dimensionless fraction in [0, 1] (plain number, or quantity such as ``Q_(80, '%')``)."""
+    x = to_si(value, DIMENSIONLESS, what=what, positive=True, allow_zero=allow_zero)
+    arr = np.asarray(x)
+    if np.any(arr > 1.0) or (not allow_one and np.any(arr >= 1.0)):
+        raise UserInputError(f"{what}: must be a fraction {'<= 1' if allow_one else '< 1'}, got {value!r}",
+                             hint="pass e.g. 0.8 or Q_(80, '%')")
+    return x
+
+
+def seconds(value, unit: str, what: str, *, allow_zero: bool = False):
+    """A duration in seconds; a plain number is taken to be in ``unit`` ('s', 'hour', 'day', 'year')."""
+    u = {"s": U_S, "hour": U_HOUR, "day": U_DAY, "year": _U_YEAR}[unit]
+    return to_si(value, u, what=what, positive=True, allow_zero=allow_zero) * _S_PER[unit]
+
+
+def pue_si(value, what: str = "pue"):
+    x = to_si(value, DIMENSIONLESS, what=what)
+    if np.any(np.asarray(x) < 1.0):
+        raise UserInputError(f"{what}: PUE is facility power / IT power and cannot be below 1, got {value!r}")
+    return x
+
+
+def fleet_si(fleet) -> dict:
+    """SI magnitudes of a cluster that the ops models need (one dict, no pint)."""
+    node = fleet.node
+    hw = node.accelerator.si
+    ns = node.si
+    embodied = node.accelerator.embodied_carbon
+    return {
+        "accelerators": float(fleet.total_accelerators),
+        "nodes": float(fleet.node_count),
+        "accelerators_per_node": float(node.accelerators_per_node),
+        "tdp_w": hw["tdp"],
+        "host_power_w": ns["host_power"],
+        "node_price_usd": ns["price_usd"],
+        "cloud_usd_per_s": hw["cloud_usd_per_s"],
+        "embodied_kg": embodied.m_as("kg") if embodied is not None else float("nan"),
+        "node_mtbf_s": ns["mtbf_s"],
+    }
+
+
+def _out(x):
+    """0-d arrays back to Python floats; arrays stay arrays."""
+    a = np.asarray(x)
+    return float(a) if a.ndim == 0 else a
+
+
+# ---------------------------------------------------------------------------------------------
+# Vectorized core
+# ---------------------------------------------------------------------------------------------
+def accelerator_power_si(tdp_w, utilization, idle_fraction=IDLE_FRACTION):
+    """Power of one accelerator (W): TDP * (f_idle + u * (1 - f_idle))."""
+    tdp_w = np.asarray(tdp_w, dtype=float)
+    u = np.asarray(utilization, dtype=float)
+    f = np.asarray(idle_fraction, dtype=float)
+    return tdp_w * (f + u * (1.0 - f))
+
+
+def fleet_power_si(accelerators, tdp_w, nodes, host_power_w, utilization, *, pue=1.0,
+                   idle_fraction=IDLE_FRACTION, duration_s=0.0) -> dict:
+    """Fleet power and energy over arrays of configurations (W, J).
+
+    Returns ``accelerator_power_w`` (all accelerators), ``host_power_w`` (all hosts),
+    ``it_power_w``, ``facility_power_w`` (x PUE), ``it_energy_j`` and ``facility_energy_j``
+    (power x ``duration_s``).
+    """
+    acc = np.asarray(accelerators, dtype=float) * accelerator_power_si(tdp_w, utilization, idle_fraction)
+    host = np.asarray(nodes, dtype=float) * np.asarray(host_power_w, dtype=float)
+    it = acc + host
+    facility = it * np.asarray(pue, dtype=float)
+    t = np.asarray(duration_s, dtype=float)
+    return {"accelerator_power_w": acc, "host_power_w": host + 0.0 * acc, "it_power_w": it,
+            "facility_power_w": facility, "it_energy_j": it * t, "facility_energy_j": facility * t}
+
+
+# ---------------------------------------------------------------------------------------------
+# Public model
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class PowerResult(Result):
+    """Result of :meth:`PowerModel.solve`."""
+
+    accelerator_power: object   # W, all accelerators
+    host_power: object          # W, all hosts
+    it_power: object            # W
+    facility_power: object      # W, IT x PUE
+    it_energy: object           # kWh over ``duration``
+    facility_energy: object     # kWh over ``duration``
+    duration: object            # h
+    utilization: object         # fraction
+    idle_fraction: object
+    pue: object
+
+
+class PowerModel:
+    """Fleet IT and facility power from accelerator utilization (see the module docstring)."""
+
+    def solve(self, fleet, utilization=DEFAULT_UTILIZATION, duration=DEFAULT_DURATION, pue=None, grid=None,
+              idle_fraction=IDLE_FRACTION) -> PowerResult:
+        """Power of ``fleet`` (a ``Cluster`` or its catalog name) at ``utilization`` in [0, 1].
+
+        ``duration`` (quantity, or plain hours) sets the energy window (default 1 h). ``pue`` wins
+        over the ``grid`` region's PUE; with neither, ``DEFAULT_PUE`` (1.58, Uptime Institute 2023).
+        """
+        fleet = resolve_fleet(fleet)
+        f = fleet_si(fleet)
+        u = fraction_si(utilization, "utilization")
+        fi = fraction_si(idle_fraction, "idle_fraction")
+        t = seconds(duration, "hour", "duration", allow_zero=True)
+        if pue is not None:
+            p = pue_si(pue)
+        elif grid is not None:
+            p = resolve_grid(grid).pue
+        else:
+            p = DEFAULT_PUE
+        r = fleet_power_si(f["accelerators"], f["tdp_w"], f["nodes"], f["host_power_w"], u, pue=p,
+                           idle_fraction=fi, duration_s=t)
+        return PowerResult(
+            accelerator_power=as_unit(_out(r["accelerator_power_w"]), U_W).to("kW"),
+            host_power=as_unit(_out(r["host_power_w"]), U_W).to("kW"),
+            it_power=as_unit(_out(r["it_power_w"]), U_W).to("kW"),
+            facility_power=as_unit(_out(r["facility_power_w"]), U_W).to("kW"),
+            it_energy=as_unit(_out(r["it_energy_j"] / _J_PER_KWH), U_KWH),
+            facility_energy=as_unit(_out(r["facility_energy_j"] / _J_PER_KWH), U_KWH),
+            duration=as_unit(_out(np.asarray(t) / SECONDS_PER_HOUR), U_HOUR),
+            utilization=_out(u), idle_fraction=_out(fi), pue=_out(p),
+        )
+
+
+J_PER_KWH = _J_PER_KWH
