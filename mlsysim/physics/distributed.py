@@ -44,6 +44,26 @@ OPTIMIZER_TRAFFIC_BYTES = 32.0
 ELEMENTWISE_PASSES = 3.0
 
 
+REASONS = (
+    "",
+    "tp*pp*cp*dp must equal the accelerator count",
+    "dp must be a whole number",
+    "global batch must divide by dp*micro_batch",
+    "heads must divide by tp",
+    "layers must divide by pp*virtual_stages",
+    "seq_len must divide by cp",
+    "virtual stages need pp > 1",
+    "ep must divide dp and the expert count",
+    "sequence parallelism needs tp > 1",
+    "does not fit in device memory",
+)
+
+
+def reason_text(reason_code) -> np.ndarray:
+    """Human-readable reasons for an array of reason codes."""
+    return np.asarray(REASONS, dtype=object)[np.asarray(reason_code, dtype=np.int64)]
+
+
 def _f(x):
     return np.asarray(x, dtype=float)
 
@@ -72,23 +92,23 @@ def distributed_core(model, cluster, *, tp, pp, dp=None, cp=1, ep=1, micro_batch
 
     # ---- validity of the split ---------------------------------------------------------
     m = B / (d * mb)
-    checks = {
-        "tp*pp*cp*dp must equal the accelerator count": np.isclose(t * p * c * d, N),
-        "dp must be a whole number": np.isclose(d, np.round(d)) & (d >= 1),
-        "global batch must divide by dp*micro_batch": np.isclose(m, np.round(m)) & (m >= 1),
-        "heads must divide by tp": np.isclose(a / t, np.round(a / t)),
-        "layers must divide by pp*virtual_stages": np.isclose(L / (p * v), np.round(L / (p * v))),
-        "seq_len must divide by cp": np.isclose(s / c, np.round(s / c)),
-        "virtual stages need pp > 1": (v == 1) | (p > 1),
-        "ep must divide dp (and experts)": (np.isclose(d / e, np.round(d / e)) &
-                                            np.isclose(model.experts / e, np.round(model.experts / e))),
-        "sequence parallelism needs tp > 1": (spf == 0) | (t > 1),
-    }
-    valid = np.ones(np.broadcast(t, p, c, e, mb, v, z, rc, d, B, s, spf).shape, dtype=bool)
-    reason = np.full(valid.shape, "", dtype=object)
-    for msg, ok in checks.items():
-        ok = np.broadcast_to(ok, valid.shape)
-        reason = np.where(valid & ~ok, msg, reason)
+    checks = (
+        np.isclose(t * p * c * d, N),
+        np.isclose(d, np.round(d)) & (d >= 1),
+        np.isclose(m, np.round(m)) & (m >= 1),
+        np.isclose(a / t, np.round(a / t)),
+        np.isclose(L / (p * v), np.round(L / (p * v))),
+        np.isclose(s / c, np.round(s / c)),
+        (v == 1) | (p > 1),
+        np.isclose(d / e, np.round(d / e)) & np.isclose(model.experts / e, np.round(model.experts / e)),
+        (spf == 0) | (t > 1),
+    )
+    shape = np.broadcast(t, p, c, e, mb, v, z, rc, d, B, s, spf).shape
+    valid = np.ones(shape, dtype=bool)
+    reason_code = np.zeros(shape, dtype=np.int8)          # index into REASONS; 0 = ok
+    for i, ok in enumerate(checks, start=1):
+        first_failure = valid & ~ok
+        reason_code[first_failure] = i
         valid &= ok
 
     # ---- compute per microbatch per stage --------------------------------------------
@@ -161,7 +181,7 @@ def distributed_core(model, cluster, *, tp, pp, dp=None, cp=1, ep=1, micro_batch
     mem = state["weights"] + state["gradients"] + state["optimizer"] + act + logits + RUNTIME_RESERVE_BYTES
     capacity = hw.si["memory_capacity"]
     fits = mem <= capacity
-    reason = np.where(valid & ~fits, "does not fit in device memory", reason)
+    reason_code[valid & ~fits] = len(REASONS) - 1
     feasible = valid & fits
 
     # ---- rates ---------------------------------------------------------------------------
@@ -179,7 +199,7 @@ def distributed_core(model, cluster, *, tp, pp, dp=None, cp=1, ep=1, micro_batch
         "memory_per_device": mem, "weights_memory": state["weights"], "gradients_memory": state["gradients"],
         "optimizer_memory": state["optimizer"], "activation_memory": act, "logits_memory": logits,
         "capacity": capacity + 0.0 * mem, "dp": d, "microbatches": m, "num_accelerators": N,
-        "bubble_fraction": t_bubble / step, "feasible": feasible, "valid": valid, "reason": reason,
+        "bubble_fraction": t_bubble / step, "feasible": feasible, "valid": valid, "reason_code": reason_code,
     }
 
 
@@ -264,5 +284,5 @@ def _wrap(r: dict) -> DistributedResult:
                                                "activation_memory", "logits_memory")},
         dp_size=_scalar_or_array(r["dp"]), microbatches=_scalar_or_array(r["microbatches"]),
         num_accelerators=_scalar_or_array(r["num_accelerators"]),
-        feasible=_scalar_or_array(r["feasible"]), reason=_scalar_or_array(r["reason"]),
+        feasible=_scalar_or_array(r["feasible"]), reason=_scalar_or_array(reason_text(r["reason_code"])),
     )
