@@ -34,7 +34,7 @@ _LAZY = {
     "TailLatencyModel": "physics.queueing",
     "DataModel": "physics.data", "TransformationModel": "physics.data",
     "TopologyModel": "physics.topology",
-    "ScalingModel": "physics.scaling", "InferenceScalingModel": "physics.scaling",
+    "ScalingModel": "physics.scaling", "InferenceScalingModel": "physics.reasoning",
     "CompressionModel": "physics.compression",
     "DistributedModel": "physics.distributed",
     "ReliabilityModel": "physics.reliability",

@@ -253,8 +253,11 @@ def _load_files(paths: Iterable[pathlib.Path], *, replace: bool) -> dict[str, li
                 label = raw.get("key") or raw.get("name") or f"#{i}"
                 where = f"{path}:{line}: {section} entry '{label}'"
                 adapter = adapter or _adapter(section)
+                data = strip_lines(raw)
+                if section == "models" and "kind" not in data:
+                    data["kind"] = "transformer"  # the documented default of TransformerWorkload.kind
                 try:
-                    entry = adapter.validate_python(strip_lines(raw))
+                    entry = adapter.validate_python(data)
                 except ValidationError as exc:
                     raise SchemaError(format_validation_error(exc, where=where),
                                       hint=f"see `mlsysim schema catalog` for the fields of a {_KIND_LABEL[section]}") from None

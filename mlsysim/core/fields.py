@@ -74,6 +74,18 @@ class CatalogEntry(BaseModel):
             raise ValueError(f"key {v!r} must be a Python identifier (letters, digits, underscores)")
         return v
 
+    def model_copy(self, *, update=None, deep: bool = False):
+        """A copy with ``update`` applied and every cached derived value (``si``, peaks) dropped,
+        so a modified copy never reports the original's specs."""
+        new = super().model_copy(update=update, deep=deep)
+        fields = type(new).model_fields
+        for k in [k for k in new.__dict__ if k not in fields]:
+            del new.__dict__[k]
+        if new.__pydantic_private__:
+            new.__pydantic_private__ = {k: type(v)() if isinstance(v, (dict, list)) else v
+                                        for k, v in new.__pydantic_private__.items()}
+        return new
+
     def lookup_names(self) -> list[str]:
         return [self.key, self.name, *self.aliases]
 

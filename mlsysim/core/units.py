@@ -19,9 +19,29 @@ Hot paths never parse unit strings: they use the pre-built unit objects at the b
 """
 from __future__ import annotations
 
+import pathlib
+
 import pint
 
-ureg = pint.UnitRegistry(cache_folder=None, autoconvert_offset_to_baseunit=True)
+
+def _definitions() -> list[str]:
+    """pint's default definitions with one change: ``bit`` gets its own dimension
+    ``[information]`` (pint makes it dimensionless), so "80 GB" is never mistaken for a plain
+    number and GB/s never converts to Hz."""
+    here = pathlib.Path(pint.__file__).parent
+    lines: list[str] = []
+    for line in (here / "default_en.txt").read_text(encoding="utf-8").splitlines():
+        if line.strip() == "@import constants_en.txt":
+            lines += (here / "constants_en.txt").read_text(encoding="utf-8").splitlines()
+        elif line.strip() == "bit = []":
+            lines.append("bit = [information]")
+        else:
+            lines.append(line)
+    return lines
+
+
+ureg = pint.UnitRegistry(None, cache_folder=None, autoconvert_offset_to_baseunit=True)
+ureg.load_definitions(_definitions())
 for _definition in (
     "FLOP = [compute] = FLOP = flop",
     "OP = FLOP = OP = op",
@@ -35,7 +55,7 @@ for _definition in (
     "MTCO2e = 1e6 * metric_ton",
 ):
     ureg.define(_definition)
-ureg.default_format = "~P"
+ureg.formatter.default_format = "~P"
 pint.set_application_registry(ureg)
 
 Q_ = ureg.Quantity

@@ -90,7 +90,9 @@ class HardwareNode(CatalogEntry):
     release_year: int = Field(ge=1990, le=2035)
     compute: ComputeSpec
     memory: MemorySpec
-    tdp: Quantity("W")
+    tdp: Optional[Quantity("W")] = Field(
+        ..., description="thermal design power from the datasheet; null (explicitly) when the vendor publishes none "
+                         "(Google TPU v5e/v5p/v6e, AWS Trainium/Inferentia, phone/laptop SoCs)")
     interconnect: Optional[InterconnectSpec] = None
     price_usd: Optional[Quantity("USD")] = Field(default=None, description="list or street price per accelerator")
     cloud_price_per_hour: Optional[Quantity("USD/hour")] = Field(default=None, description="on-demand cloud price per accelerator-hour")
@@ -114,7 +116,7 @@ class HardwareNode(CatalogEntry):
             "peak_flops": c.peak_flops.m_as(U_FLOP_S),
             "memory_capacity": self.memory.capacity.m_as(U_BYTE),
             "memory_bandwidth": self.memory.bandwidth.m_as(U_BYTE_S),
-            "tdp": self.tdp.m_as(U_W),
+            "tdp": self.tdp.m_as(U_W) if self.tdp is not None else float("nan"),
             "link_bandwidth": self.interconnect.per_direction.m_as(U_BYTE_S) if self.interconnect else 0.0,
             "link_latency": self.interconnect.latency.m_as("s") if self.interconnect else 0.0,
             "price_usd": self.price_usd.m_as(U_USD) if self.price_usd is not None else float("nan"),

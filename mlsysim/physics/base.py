@@ -40,9 +40,12 @@ def to_si(value, unit, *, what: str, positive: bool = True, allow_zero: bool = F
         try:
             mag = value.m_as(unit)
         except pint.DimensionalityError:
+            expected = ureg.Unit(unit) if isinstance(unit, str) else unit
+            if expected.dimensionless:
+                raise UnitError(f"{what}: expected a plain number, got {value:~} ({value.dimensionality})") from None
             raise UnitError(f"{what}: {value:~} has units {value.units:~} ({value.dimensionality}), "
-                            f"expected something convertible to {ureg.Unit(unit) if isinstance(unit, str) else unit:~}",
-                            hint=f"pass e.g. Q_(1, '{unit}')") from None
+                            f"expected something convertible to {expected:~}",
+                            hint=f"pass e.g. Q_(1, '{expected:~}')") from None
     elif isinstance(value, bool) or value is None or isinstance(value, str):
         raise UserInputError(f"{what}: expected a number or quantity, got {value!r}")
     else:

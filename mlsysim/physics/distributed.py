@@ -31,7 +31,7 @@ from ..core.units import U_GB, U_MS, U_S, U_SAMPLE_S, U_TOKEN_S
 from ..hardware.types import bytes_per_element
 from .base import Result, as_unit, to_si
 from .collectives import LINK_EFFICIENCY, all_gather_time, all_reduce_time, all_to_all_time, group_link, p2p_time
-from .efficiency import MEMORY_EFFICIENCY, transformer_matmul_efficiency
+from .efficiency import MEMORY_EFFICIENCY, roofline_d_half, transformer_matmul_efficiency
 from .node import ACTIVATION_BYTES_PER_TOKEN_LAYER_FP16
 from .serving import RUNTIME_RESERVE_BYTES
 from .training_memory import (GRAD_BYTES, OPTIMIZER_BYTES, RECOMPUTE_MODES, WEIGHT_BYTES,
@@ -115,12 +115,22 @@ def distributed_core(model, cluster, *, tp, pp, dp=None, cp=1, ep=1, micro_batch
     tokens_dev = mb * s / c                                    # tokens one device sees per microbatch
     layers_stage = L / p
     inner = model.moe_ffn if model.is_moe else model.ffn
-    eff = transformer_matmul_efficiency(h, inner, t)
+    # GEMM efficiency from the per-device shapes (hidden, hidden/tp or ffn/tp, and the microbatch's
+    # tokens) against the device's own roofline (efficiency.roofline_d_half)
+    eff = transformer_matmul_efficiency(h, inner, t, tokens=tokens_dev, d_half=roofline_d_half(hw, precision))
     fwd_flops_token = model.forward_flops_per_token(s)         # whole model, one token
     attn_flops_token = 4.0 * L * s * model.d_attn
-    fwd_flops = fwd_flops_token * mb * s / (t * c * p)         # per device, per microbatch
+    # The output layer (logits GEMM, 2·h·V per token) sits on the last pipeline stage, which is
+    # therefore the slowest one and sets the pace of the pipeline (Narayanan et al. 2021 Sec. 2.2;
+    # Llama 3 paper, Llama Team 2024 Sec. 3.3.2: "output and loss need to be calculated, making
+    # this stage the execution latency bottleneck"). With pp = 1 this is the whole model as before.
+    head_flops_token = 0.0 if model.encoder_only else 2.0 * h * model.vocab
+    layer_flops_token = fwd_flops_token - head_flops_token
+    fwd_flops = (layer_flops_token / p + head_flops_token) * mb * s / (t * c)   # slowest stage, per microbatch
     attn_flops = attn_flops_token * mb * s / (t * c * p)
-    recompute_flops = np.where(rc >= 2, fwd_flops, np.where(rc >= 1, attn_flops, 0.0))
+    # full recomputation re-runs the transformer layers' forward (not the output layer)
+    recompute_flops = np.where(rc >= 2, layer_flops_token * mb * s / (t * c * p),
+                               np.where(rc >= 1, attn_flops, 0.0))
     t_fwd_math = fwd_flops / (peak * eff)
     t_recompute = recompute_flops / (peak * eff)
     # element-wise traffic: stored activation bytes (Korthikanti 34·s·b·h) through HBM
@@ -134,7 +144,10 @@ def distributed_core(model, cluster, *, tp, pp, dp=None, cp=1, ep=1, micro_batch
     intra_bw, intra_lat = nsi["intra_bandwidth"] * LINK_EFFICIENCY, nsi["intra_latency"]
     tp_bw, tp_lat = group_link(t, 1.0, g, intra_bw, intra_lat, inter_bw, fsi["latency"])
     tp_msg = tokens_dev * h * act_b
-    t_tp = layers_stage * 4.0 * all_reduce_time(tp_msg, t, tp_bw, tp_lat)
+    # two all-reduces per layer forward and two backward; full recomputation repeats the forward
+    # pass and with it its two all-reduces (Korthikanti et al. 2022, Sec. 5 and Table 4)
+    tp_collectives = 4.0 + np.where(rc >= 2, 2.0, 0.0)
+    t_tp = layers_stage * tp_collectives * all_reduce_time(tp_msg, t, tp_bw, tp_lat)
 
     cp_bw, cp_lat = group_link(c, t, g, intra_bw, intra_lat, inter_bw, fsi["latency"])
     kv_block = 2.0 * tokens_dev * model.n_kv_heads * model.d_head * act_b / np.minimum(t, model.n_kv_heads)
@@ -148,8 +161,12 @@ def distributed_core(model, cluster, *, tp, pp, dp=None, cp=1, ep=1, micro_batch
     t_ep = layers_stage * moe_frac * 4.0 * all_to_all_time(ep_msg, e, ep_bw, ep_lat) * (e > 1)
 
     pp_bw, pp_lat = group_link(p, t * c * d, g, intra_bw, intra_lat, inter_bw, fsi["latency"])
-    pp_msg = tokens_dev * h * act_b / split
-    t_pp = np.where(p > 1, 2.0 * v * p2p_time(pp_msg, pp_bw, pp_lat), 0.0)
+    # scatter/gather: each of the t tensor-parallel ranks sends 1/t of the activation over its own
+    # inter-node link and the receiver all-gathers it over NVLink (Narayanan et al. 2021, Sec. 4.1);
+    # under sequence parallelism the activation is already split t ways
+    pp_full = tokens_dev * h * act_b
+    pp_gather = np.where(spf > 0, 0.0, all_gather_time(pp_full, t, tp_bw, tp_lat))
+    t_pp = np.where(p > 1, 2.0 * v * (p2p_time(pp_full / t, pp_bw, pp_lat) + pp_gather), 0.0)
 
     t_micro = t_compute + t_tp + t_cp + t_ep + t_pp
     t_pipeline = (m + (p - 1.0) / v) * t_micro
@@ -187,7 +204,7 @@ def distributed_core(model, cluster, *, tp, pp, dp=None, cp=1, ep=1, micro_batch
     # ---- rates ---------------------------------------------------------------------------
     tokens_step = B * s
     model_flops = 3.0 * fwd_flops_token * tokens_step
-    hw_flops = model_flops + np.where(rc >= 2, fwd_flops_token, np.where(rc >= 1, attn_flops_token, 0.0)) * tokens_step
+    hw_flops = model_flops + np.where(rc >= 2, layer_flops_token, np.where(rc >= 1, attn_flops_token, 0.0)) * tokens_step
     mfu = model_flops / (step * N * peak)
     ideal = model_flops / (N * peak * eff)
     return {

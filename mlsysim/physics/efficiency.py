@@ -5,6 +5,9 @@ The model is the same for every case (no per-run constants):
 * a large matrix multiply reaches ``MATMUL_EFFICIENCY`` of dense peak;
 * smaller weight matrices lose efficiency to tile quantization and launch overhead, modelled as
   ``d / (d + D_HALF)`` for each weight dimension ``d`` that a device holds (e.g. ``hidden / tp``);
+* when the device is known (distributed training), the half-efficiency dimension comes from the
+  device's roofline instead of the fixed ``D_HALF`` (:func:`roofline_d_half`), and the token
+  dimension of the GEMM (microbatch x sequence) enters the same way;
 * fixed-shape CNN inference uses ``CNN_EFFICIENCY``.
 
 Whether a workload is then compute- or memory-bound is the roofline's business
@@ -22,7 +25,12 @@ from .base import Result, as_unit, to_si
 # Large bf16/fp16 GEMMs on tensor-core GPUs reach ~80% of dense peak: NVIDIA, "Matrix Multiplication
 # Background User's Guide" (Deep Learning Performance docs, 2023), Fig. 4-5 (A100, large M=N=K);
 # Megatron-LM reports 138-163 TFLOP/s of 312 on A100 *including* communication and bubbles
-# (Narayanan et al. 2021, Table 1), consistent with ~80% inside the GEMMs.
+# (Narayanan et al. 2021, Table 1), consistent with ~80% inside the GEMMs. Measured best-case bf16
+# matmul ("Maximum Achievable Matmul FLOPS", S. Bekman, ml-engineering, compute/accelerator/README.md):
+# A100 SXM 268-271 TFLOP/s (86-87%), H100 SXM 792-795 (80%); the power-saturated *sustained* rate of
+# the same benchmark is lower (~700 of 989 TFLOP/s = 71% on H200). 0.75 lies between the sustained
+# and the burst figures; training GEMMs (backward transposes, non-ideal shapes) rarely beat it.
+# docs/validation.md shows how the validation table moves with this constant.
 MATMUL_EFFICIENCY = 0.75
 # Half-efficiency dimension of the per-device weight matrix (GEMM tiles are 128-256 wide; a
 # 128-wide dimension fills about half the SMs' pipelines). NVIDIA GEMM guide, "Tile/Wave quantization".
@@ -37,21 +45,45 @@ MEMORY_EFFICIENCY = 0.90
 WORKLOAD_TYPES = ("training", "prefill", "decode", "cnn_inference")
 
 
-def size_factor(*dims) -> np.ndarray | float:
-    """Product of d/(d + D_HALF) over the per-device weight-matrix dimensions."""
+def size_factor(*dims, d_half=D_HALF) -> np.ndarray | float:
+    """Product of d/(d + d_half) over the per-device GEMM dimensions."""
     f = 1.0
+    d_half = np.asarray(d_half, dtype=float)
     for d in dims:
         d = np.asarray(d, dtype=float)
-        f = f * d / (d + D_HALF)
+        f = f * d / (d + d_half)
     return f
 
 
-def transformer_matmul_efficiency(hidden, ffn, tp) -> np.ndarray | float:
+def roofline_d_half(hardware, precision: str = "bf16") -> float:
+    """Half-efficiency GEMM dimension of ``hardware`` from its roofline (Williams, Waterman &
+    Patterson 2009, CACM 52(4)).
+
+    A GEMM (M x K) . (K x N) does 2MNK FLOPs and moves at least b(MK + KN + MN) bytes of b-byte
+    elements, so its arithmetic intensity is I = 2 / (b (1/M + 1/N + 1/K)). Adding the memory
+    time to the math time (t = FLOPs/peak + bytes/bandwidth) gives an efficiency
+    I / (I + R) = 1 / (1 + (b R / 2) (1/M + 1/N + 1/K)) with R = peak / bandwidth the ridge point;
+    to first order that is the product of d / (d + b R / 2) over the three dimensions. So the
+    half-efficiency dimension is b R / 2 elements: 153 on an A100 (312 TFLOP/s, 2.04 TB/s, bf16),
+    295 on an H100 SXM (989 TFLOP/s, 3.35 TB/s): a device with more FLOPs per byte of HBM
+    bandwidth needs bigger matrices to stay busy. No constant is fitted."""
+    from ..hardware.types import bytes_per_element
+
+    peak = hardware.peak_flops_si(precision)
+    return bytes_per_element(precision) * peak / (2.0 * hardware.si["memory_bandwidth"])
+
+
+def transformer_matmul_efficiency(hidden, ffn, tp, tokens=None, d_half=D_HALF) -> np.ndarray | float:
     """Efficiency of a transformer layer's GEMMs on one device of a ``tp``-way split: the
-    per-device matrices are hidden x hidden/tp (attention) and hidden x ffn/tp (MLP)."""
+    per-device matrices are hidden x hidden/tp (attention) and hidden x ffn/tp (MLP). With
+    ``tokens`` (rows of the activation matrix: microbatch x sequence / cp) that dimension counts
+    too; ``d_half`` is the half-efficiency dimension (``roofline_d_half`` for a known device)."""
     hidden = np.asarray(hidden, dtype=float)
     tp = np.asarray(tp, dtype=float)
-    return MATMUL_EFFICIENCY * size_factor(hidden) * size_factor(np.minimum(hidden, ffn) / tp)
+    f = size_factor(hidden, np.minimum(hidden, ffn) / tp, d_half=d_half)
+    if tokens is not None:
+        f = f * size_factor(tokens, d_half=d_half)
+    return MATMUL_EFFICIENCY * f
 
 
 def compute_efficiency(model, tp=1) -> np.ndarray | float:
@@ -76,12 +108,19 @@ class EfficiencyModel:
 
     def solve(self, model, hardware, workload_type: str = "training", batch_size=1, seq_len=None,
               tp_size=1, precision: str = "bf16") -> EfficiencyResult:
-        from .node import roofline_si
+        from ..core.catalog import registry
         from ..core.errors import UnknownNameError
+        from ..hardware.types import bytes_per_element
+        from .node import roofline_si
 
+        model = registry("models").get(model)
+        hardware = registry("hardware").get(hardware)
         if workload_type not in WORKLOAD_TYPES:
             raise UnknownNameError("workload type", workload_type, WORKLOAD_TYPES)
+        bytes_per_element(precision)
         tp = to_si(tp_size, "", what="tp_size", integer=True)
+        batch_size = to_si(batch_size, "", what="batch_size", integer=True)
+        seq_len = None if seq_len is None else to_si(seq_len, "", what="seq_len", integer=True)
         eff = compute_efficiency(model, tp)
         peak = hardware.peak_flops_si(precision)
         achievable = peak * eff
@@ -91,7 +130,8 @@ class EfficiencyModel:
             r = roofline_si(model, hardware, batch_size=batch_size, precision=precision,
                             efficiency=eff, seq_len=seq_len, decode=(workload_type == "decode"))
             mfu = r["flops"] / (r["latency"] * peak)
-            bound = "Compute" if r["compute_time"] >= r["memory_time"] else "Memory"
-        return EfficiencyResult(workload_type=workload_type, compute_efficiency=eff,
-                                achievable_flops=as_unit(achievable, U_FLOP_S), mfu=float(np.asarray(mfu).item()) if np.ndim(mfu) == 0 else mfu,
-                                bound=bound)
+            bound = np.where(r["compute_time"] >= r["memory_time"], "Compute", "Memory")
+        scalar = lambda x: np.asarray(x).item() if np.ndim(x) == 0 else x  # noqa: E731
+        return EfficiencyResult(workload_type=workload_type, compute_efficiency=scalar(eff),
+                                achievable_flops=as_unit(achievable, U_FLOP_S), mfu=scalar(mfu),
+                                bound=str(bound) if np.ndim(bound) == 0 else bound)

@@ -66,7 +66,7 @@ def serving_core(model, hardware, *, batch_size, prompt_len, output_len, tp, pre
     return {
         "ttft": ttft, "itl": itl, "kv_cache_size": kv_total, "weights_per_device": weights_dev,
         "memory_per_device": mem_dev, "capacity": hardware.si["memory_capacity"] + 0 * mem_dev,
-        "feasible": mem_dev <= hardware.si["memory_capacity"],
+        "feasible": (mem_dev <= hardware.si["memory_capacity"]) & (np.mod(model.heads, t) == 0),
         "tokens_per_s": b / itl, "e2e_latency": ttft + np.maximum(o - 1.0, 0.0) * itl,
         "decode_bound_memory": dec_memory >= dec_compute, "tp_comm_per_token": dec_comm,
     }
@@ -108,6 +108,9 @@ class ServingModel:
         o = to_si(output_len, "", what="output_len", integer=True, allow_zero=True)
         t = to_si(tp_size, "", what="tp_size", integer=True)
         eff = None if efficiency is None else to_si(efficiency, "", what="efficiency")
+        if np.any(np.mod(model.heads, np.asarray(t)) != 0):
+            raise UserInputError(f"tp_size={tp_size!r} must divide the {model.heads} attention heads of {model.name}",
+                                 hint="use a divisor of the head count, e.g. 1, 2, 4 or 8")
         kv_precision = kv_precision or precision
         bytes_per_element(precision), bytes_per_element(kv_precision)
         r = serving_core(model, hardware, batch_size=b, prompt_len=s, output_len=o, tp=t,
@@ -134,5 +137,5 @@ class ServingModel:
             weights_per_device=as_unit(r["weights_per_device"] / 1e9, U_GB),
             capacity_per_device=as_unit(hardware.si["memory_capacity"] / 1e9, U_GB),
             feasible=feasible, decode_bottleneck=str(bound) if bound.ndim == 0 else bound,
-            reason=reason, tp_size=t, precision=precision,
+            reason=reason, tp_size=int(t) if np.ndim(t) == 0 else t.astype(int), precision=precision,
         )
