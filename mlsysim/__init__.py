@@ -40,7 +40,7 @@ _LAZY = {
     "ReliabilityModel": "physics.reliability",
     "OrchestrationModel": "physics.orchestration",
     "CheckpointModel": "physics.checkpoint",
-    "EconomicsModel": "physics.economics",
+    "EconomicsModel": "physics.economics", "PowerModel": "physics.power",
     "SustainabilityModel": "physics.sustainability",
     "ResponsibleEngineeringModel": "physics.responsible",
     "SensitivitySolver": "solvers.sensitivity",

@@ -15,7 +15,7 @@ from typing import Any, Iterable, Iterator
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
-from .errors import SchemaError, UnknownNameError
+from .errors import SchemaError, UnknownAttributeError, UnknownNameError
 from .fields import CatalogEntry, normalize_name
 
 DATA_DIR = pathlib.Path(__file__).resolve().parent.parent / "data"
@@ -103,7 +103,7 @@ class Group:
         for e in self.all():
             if e.key == attr:
                 return e
-        raise UnknownNameError(f"{self._registry.label} in {self._value}", attr, [e.key for e in self.all()])
+        raise UnknownAttributeError(f"{self._registry.label} in {self._value}", attr, [e.key for e in self.all()])
 
     def __iter__(self) -> Iterator:
         return iter(self.all())
@@ -163,7 +163,7 @@ class Registry:
             return self._entries[attr]
         if self.group_field and attr in self.groups():
             return Group(self, attr)
-        raise UnknownNameError(self.label, attr, list(self._entries) + self.groups())
+        raise UnknownAttributeError(self.label, attr, list(self._entries) + self.groups())
 
     def __iter__(self) -> Iterator:
         return iter(self.all())

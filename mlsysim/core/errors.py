@@ -54,6 +54,11 @@ class UnknownNameError(UserInputError, KeyError):
     __str__ = MLSysimError.__str__
 
 
+class UnknownAttributeError(UnknownNameError, AttributeError):
+    """An unknown name asked for as an attribute (``Hardware.H10``): also an AttributeError, so
+    ``hasattr`` and ``getattr(obj, name, default)`` work."""
+
+
 class UnitError(UserInputError):
     """A quantity with missing, unknown or wrong-dimension units."""
 

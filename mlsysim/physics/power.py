@@ -25,19 +25,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.errors import UserInputError
-from ..core.units import DIMENSIONLESS, Q_, U_DAY, U_HOUR, U_J, U_KWH, U_S, U_W, ureg
+from ..core.units import DIMENSIONLESS, Q_, U_DAY, U_HOUR, U_J, U_KG, U_KWH, U_S, ureg
 from .base import Result, as_unit, to_si
 
 # ---------------------------------------------------------------------------------------------
 # Documented defaults
 # ---------------------------------------------------------------------------------------------
 #: Power of an allocated but idle accelerator as a fraction of TDP ("hot idle": CUDA context
-#: open, clocks up, waiting on data or communication). Measured values span ~0.1-0.4 of TDP:
-#: ~10-15% for a bare idle H100/H200 (70-100 W of 700 W via nvidia-smi), rising to ~35% for an
-#: A100 held in a high DVFS state (~145 W of 400 W) -- see e.g. arXiv:2605.23918 ("The Model
-#: Parking Tax", idle H100/A100/L40S power with a CUDA context). 0.30 is a round mid-high value for
-#: a training fleet whose accelerators stay allocated between kernels; Barroso & Hoelzle (2007)
-#: report servers idling at ~50% of peak, the classic statement of poor energy proportionality.
+#: open, clocks up, waiting on data or communication). A bare idle H100/H200 draws ~70-100 W of
+#: 700 W (10-15%); opening a CUDA context alone adds 26-50 W on HBM GPUs through a DVFS state change
+#: (arXiv:2605.23918, "The Model Parking Tax", measured on H100/A100/L40S), and an accelerator
+#: between kernels of a running job sits higher still. 0.30 is an assumed mid-high value for a
+#: training fleet whose accelerators stay allocated; Barroso & Hoelzle (2007) report servers
+#: idling at ~50% of peak, the classic statement of poor energy proportionality.
 IDLE_FRACTION = 0.30
 
 #: Default accelerator utilization for fleet energy. With ``IDLE_FRACTION`` an accelerator then
@@ -53,6 +53,13 @@ DEFAULT_UTILIZATION = 0.75
 #: ~1.1, e.g. Google's 2023 fleet-wide trailing-twelve-month PUE of 1.10).
 DEFAULT_PUE = 1.58
 
+#: Service life of fleet hardware, used both to amortize its price (economics) and its embodied
+#: carbon (sustainability). Hyperscalers depreciate servers over 5-6 years in their financial
+#: filings (Microsoft moved from 4 to 6 years in fiscal 2023, Alphabet to 6 years in 2023);
+#: accelerators are superseded faster, so 5 years. ACT (Gupta et al. 2022) and LLMCarbon (Faiz et
+#: al. 2024) likewise amortize embodied carbon linearly over the hardware's service life.
+SERVICE_LIFE_YEARS = 5.0
+
 #: Default length of the energy window of :class:`PowerModel` (energy per hour).
 DEFAULT_DURATION = Q_(1.0, "hour")
 
@@ -64,6 +71,7 @@ SECONDS_PER_HOUR = _S_PER["hour"]
 SECONDS_PER_YEAR = _S_PER["year"]
 _J_PER_KWH = Q_(1.0, U_KWH).m_as(U_J)
 _U_YEAR = 365.0 * U_DAY
+_U_KW = ureg.kilowatt
 
 
 # ---------------------------------------------------------------------------------------------
@@ -132,7 +140,7 @@ def fleet_si(fleet) -> dict:
         "host_power_w": ns["host_power"],
         "node_price_usd": ns["price_usd"],
         "cloud_usd_per_s": hw["cloud_usd_per_s"],
-        "embodied_kg": embodied.m_as("kg") if embodied is not None else float("nan"),
+        "embodied_kg": embodied.m_as(U_KG) if embodied is not None else float("nan"),
         "node_mtbf_s": ns["mtbf_s"],
     }
 
@@ -214,10 +222,10 @@ class PowerModel:
         r = fleet_power_si(f["accelerators"], f["tdp_w"], f["nodes"], f["host_power_w"], u, pue=p,
                            idle_fraction=fi, duration_s=t)
         return PowerResult(
-            accelerator_power=as_unit(_out(r["accelerator_power_w"]), U_W).to("kW"),
-            host_power=as_unit(_out(r["host_power_w"]), U_W).to("kW"),
-            it_power=as_unit(_out(r["it_power_w"]), U_W).to("kW"),
-            facility_power=as_unit(_out(r["facility_power_w"]), U_W).to("kW"),
+            accelerator_power=as_unit(_out(r["accelerator_power_w"] / 1e3), _U_KW),
+            host_power=as_unit(_out(r["host_power_w"] / 1e3), _U_KW),
+            it_power=as_unit(_out(r["it_power_w"] / 1e3), _U_KW),
+            facility_power=as_unit(_out(r["facility_power_w"] / 1e3), _U_KW),
             it_energy=as_unit(_out(r["it_energy_j"] / _J_PER_KWH), U_KWH),
             facility_energy=as_unit(_out(r["facility_energy_j"] / _J_PER_KWH), U_KWH),
             duration=as_unit(_out(np.asarray(t) / SECONDS_PER_HOUR), U_HOUR),

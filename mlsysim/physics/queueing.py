@@ -140,45 +140,47 @@ def _phi(x):
         return np.where(x > 1e-12, -np.expm1(-x) / np.where(x > 1e-12, x, 1.0), 1.0 - x / 2.0)
 
 
+def _mmc_tail_density(t, mu, theta, c_wait):
+    """P(T > t) and the density -dP/dt of the M/M/c response time T = W + S (shared terms once)."""
+    e_mu = np.exp(-mu * t)
+    conv = t * np.exp(-np.minimum(mu, theta) * t) * _phi(np.abs(theta - mu) * t)   # (e^-mu t - e^-theta t)/(theta - mu)
+    tail = (1.0 - c_wait) * e_mu + c_wait * (e_mu + mu * conv)
+    density = mu * (1.0 - c_wait) * e_mu + c_wait * mu * theta * conv
+    return tail, density
+
+
 def mmc_response_tail(t, mu, theta, c_wait):
     """P(T > t) for the M/M/c response time T = W + S (see the module docstring)."""
-    t = np.asarray(t, dtype=float)
-    e_mu = np.exp(-mu * t)
-    conv = e_mu + mu * t * np.exp(-np.minimum(mu, theta) * t) * _phi(np.abs(theta - mu) * t)
-    return (1.0 - c_wait) * e_mu + c_wait * conv
+    return _mmc_tail_density(np.asarray(t, dtype=float), mu, theta, c_wait)[0]
 
 
 def mmc_response_density(t, mu, theta, c_wait):
     """Density of the M/M/c response time, -dP(T > t)/dt."""
-    t = np.asarray(t, dtype=float)
-    return (mu * (1.0 - c_wait) * np.exp(-mu * t)
-            + c_wait * mu * theta * t * np.exp(-np.minimum(mu, theta) * t) * _phi(np.abs(theta - mu) * t))
+    return _mmc_tail_density(np.asarray(t, dtype=float), mu, theta, c_wait)[1]
 
 
 def _mmc_response_percentile(p, mu, theta, c_wait, iterations=60):
     """Smallest t with P(T > t) = 1 - p: Newton's method on ln P(T > t), safeguarded by a
     bisection bracket, on every element at once (stops when all elements have converged)."""
     tail = 1.0 - p
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         t_s = np.log(2.0 / tail) / mu
         t_w = np.maximum(np.log(np.maximum(2.0 * c_wait / tail, 1.0)), 0.0) / theta
-    hi = 2.0 * np.maximum(t_s, t_w)   # P(S > hi/2) + P(W > hi/2) <= tail
-    lo = np.zeros_like(hi)
-    t = 0.5 * hi
-    log_tail = np.log(tail)
-    for _ in range(iterations):
-        pt = mmc_response_tail(t, mu, theta, c_wait)
-        above = pt > tail
-        lo = np.where(above, t, lo)
-        hi = np.where(above, hi, t)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            step = (np.log(pt) - log_tail) * pt / mmc_response_density(t, mu, theta, c_wait)
-        nt = t + step
-        nt = np.where(np.isfinite(nt) & (nt > lo) & (nt < hi), nt, 0.5 * (lo + hi))
-        done = np.abs(nt - t) <= 1e-13 * np.maximum(hi, 1e-300)
-        t = nt
-        if np.all(done):
-            break
+        hi = 2.0 * np.maximum(t_s, t_w)   # P(S > hi/2) + P(W > hi/2) <= tail
+        lo = np.zeros_like(hi)
+        t = 0.5 * hi
+        log_tail = np.log(tail)
+        for _ in range(iterations):
+            pt, dens = _mmc_tail_density(t, mu, theta, c_wait)
+            above = pt > tail
+            lo = np.where(above, t, lo)
+            hi = np.where(above, hi, t)
+            nt = t + (np.log(pt) - log_tail) * pt / dens
+            nt = np.where(np.isfinite(nt) & (nt >= lo) & (nt <= hi), nt, 0.5 * (lo + hi))
+            done = np.abs(nt - t) <= 1e-13 * np.maximum(hi, 1e-300)
+            t = nt
+            if done.all():
+                break
     return t
 
 
@@ -208,23 +210,22 @@ def tail_latency_si(arrival_rate, service_time, servers, percentile=0.99, determ
     with np.errstate(divide="ignore", invalid="ignore"):
         cond_rate = np.where(det, np.where(wq > 0, cw / np.where(wq > 0, wq, 1.0), np.inf), theta)
 
-    def wait_pct(q):
-        with np.errstate(divide="ignore", invalid="ignore"):
-            x = np.log(np.where(cw > 0, cw, 1.0) / (1.0 - q))
-        return np.where((cw > 1.0 - q) & (cw > 0), x / cond_rate, 0.0)
-
-    # Response-time percentiles: M/M/c exactly (all three percentiles in one stacked solve);
-    # M/D/c as wait percentile + the deterministic service time.
+    # Percentiles 0.5, 0.99 and p, stacked on a leading axis and solved at once.
     qs = np.stack([np.full(p.shape, 0.5), np.full(p.shape, 0.99), p])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x = np.log(np.where(cw > 0, cw, 1.0) / (1.0 - qs))
+        waits = np.where((cw > 1.0 - qs) & (cw > 0), x / cond_rate, 0.0)
+    # Response time: M/M/c exactly; M/D/c as wait + the deterministic service time.
     if np.all(det):
-        lat = np.stack([wait_pct(q) for q in qs]) + s
+        lat = waits + s
     else:
-        exact = _mmc_response_percentile(qs, mu, theta, cw)
-        lat = np.where(det, np.stack([wait_pct(q) for q in qs]) + s, exact)
+        lat = _mmc_response_percentile(qs, mu, theta, cw)
+        if np.any(det):
+            lat = np.where(det, waits + s, lat)
 
     out = {"utilization": rho, "offered_load": a, "probability_of_waiting": np.where(stable, cw, 1.0),
-           "mean_wait": wq, "p50_wait": wait_pct(0.5), "p99_wait": wait_pct(0.99),
-           "wait_at_percentile": wait_pct(p), "mean_latency": wq + s,
+           "mean_wait": wq, "p50_wait": waits[0], "p99_wait": waits[1],
+           "wait_at_percentile": waits[2], "mean_latency": wq + s,
            "p50_latency": lat[0], "p99_latency": lat[1],
            "latency_at_percentile": lat[2], "queue_length": lam * wq}
     for k in ("mean_wait", "p50_wait", "p99_wait", "wait_at_percentile", "mean_latency", "p50_latency",

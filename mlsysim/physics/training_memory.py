@@ -18,9 +18,12 @@ import numpy as np
 
 WEIGHT_BYTES = 2.0       # fp16/bf16 working copy
 GRAD_BYTES = 2.0         # fp16/bf16 gradients
-OPTIMIZER_BYTES = {"adam": 12.0, "adamw": 12.0, "sgd": 8.0, "adafactor": 4.0 + 0.1}
-# SGD with momentum: fp32 master + momentum (8 B); Adafactor: fp32 master + factored second moment
-# (~O(sqrt) of the matrix; counted as 0.1 B/param) (Shazeer & Stern 2018, Sec. 3).
+MASTER_COPY_BYTES = 4.0  # fp32 master weights kept by mixed-precision training
+# Optimizer state per parameter beyond the master copy: Adam(W) momentum + variance in fp32 (8 B);
+# SGD/Lion one fp32 momentum (4 B); Adafactor a factored second moment, O(rows + cols) per matrix,
+# ~0 B/param (Shazeer & Stern 2018, Sec. 3).
+OPTIMIZER_STATE_BYTES = {"adam": 8.0, "adamw": 8.0, "sgd": 4.0, "lion": 4.0, "adafactor": 0.0}
+OPTIMIZER_BYTES = {k: MASTER_COPY_BYTES + v for k, v in OPTIMIZER_STATE_BYTES.items()}
 RECOMPUTE_MODES = ("none", "selective", "full")
 
 

@@ -46,7 +46,9 @@ class Node(CatalogEntry):
     host_power: Quantity("W", allow_zero=True) = Field(description="node power beyond the accelerators at full load")
     price_usd: Optional[Quantity("USD")] = Field(default=None, description="whole-node price; default: accelerators + host_price")
     host_price: Quantity("USD", allow_zero=True) = Field(default="0 USD", description="price of the server around the accelerators")
-    mtbf: Quantity("hour") = Field(default="50000 hour", description="mean time between failures of one node")
+    mtbf: Optional[Quantity("hour")] = Field(
+        default=None, description="mean time between failures of one node; None = derived from the Llama 3 "
+                                  "interruption rate per accelerator (see physics/reliability.py)")
 
     @field_validator("accelerator", mode="before")
     @classmethod
@@ -68,7 +70,7 @@ class Node(CatalogEntry):
         price = (self.price_usd.m_as(U_USD) if self.price_usd is not None
                  else hw["price_usd"] * self.accelerators_per_node + self.host_price.m_as(U_USD))
         return {"intra_bandwidth": link_bw, "intra_latency": link_lat, "host_power": self.host_power.m_as(U_W),
-                "price_usd": price, "mtbf_s": self.mtbf.m_as(U_S)}
+                "price_usd": price, "mtbf_s": self.mtbf.m_as(U_S) if self.mtbf is not None else float("nan")}
 
 
 class Cluster(CatalogEntry):
