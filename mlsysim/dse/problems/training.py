@@ -1,0 +1,126 @@
+"""ParallelismProblem: throughput vs cost of a training split, on the DistributedModel core."""
+from __future__ import annotations
+
+import numpy as np
+
+from ...physics.distributed import distributed_core, reason_text
+from ...physics.training_memory import RECOMPUTE_MODES
+
+SECONDS_PER_HOUR = 3600.0
+
+# Metrics every training problem returns, in SI units (pint strings), and how to show them.
+TRAINING_METRICS = {
+    "step_time": "s", "tokens_per_s": "token/s", "mfu": "", "hfu": "", "scaling_efficiency": "",
+    "bubble_fraction": "", "memory_per_device": "byte", "capacity": "byte", "num_accelerators": "",
+    "gpu_hours_per_Mtoken": "hour", "usd_per_Mtoken": "USD", "time_to_train": "s",
+}
+TRAINING_DISPLAY = {"step_time": "s", "memory_per_device": "GB", "capacity": "GB", "time_to_train": "day",
+                    "gpu_hours_per_Mtoken": "hour", "tokens_per_s": "token/s"}
+
+
+def usd_per_accelerator_hour(hardware) -> float:
+    """On-demand cloud price per accelerator-hour when the catalog has one, else NaN."""
+    return hardware.si["cloud_usd_per_s"] * SECONDS_PER_HOUR
+
+
+def recompute_codes(values) -> np.ndarray:
+    """Map recompute names ("none", "selective", "full") to the core's codes 0/1/2."""
+    values = np.asarray(values)
+    if values.dtype.kind in "iuf":
+        return values.astype(float)
+    codes = np.zeros(values.shape, dtype=float)
+    for i, name in enumerate(RECOMPUTE_MODES):
+        codes[values == name] = i
+    return codes
+
+
+def training_metrics(model, cluster, configs: dict, *, global_batch, seq_len, precision, train_tokens,
+                     usd_per_hour=None) -> dict:
+    """Evaluate training splits (arrays in ``configs``) and derive cost metrics."""
+    n = len(next(iter(configs.values())))
+    get = lambda k, default: np.asarray(configs.get(k, np.full(n, default)))  # noqa: E731
+    tp = get("tp", 1).astype(float)
+    r = distributed_core(
+        model, cluster, tp=tp, pp=get("pp", 1).astype(float), cp=get("cp", 1).astype(float),
+        ep=get("ep", 1).astype(float), micro_batch=get("microbatch", 1).astype(float),
+        global_batch=global_batch, seq_len=seq_len, zero_stage=get("zero_stage", 0).astype(float),
+        recompute=recompute_codes(get("recompute", "none")),
+        sp=get("sequence_parallel", 0).astype(float) * (tp > 1),
+        virtual_stages=get("virtual_stages", 1).astype(float), nodes=get("nodes", cluster.node_count).astype(float),
+        precision=precision)
+    N = r["num_accelerators"]
+    gpu_hours_per_token = N / r["tokens_per_s"] / SECONDS_PER_HOUR
+    price = usd_per_accelerator_hour(cluster.hardware) if usd_per_hour is None else usd_per_hour
+    return {
+        "step_time": r["step_time"], "tokens_per_s": r["tokens_per_s"], "mfu": r["mfu"], "hfu": r["hfu"],
+        "scaling_efficiency": r["scaling_efficiency"], "bubble_fraction": r["bubble_fraction"],
+        "memory_per_device": r["memory_per_device"], "capacity": r["capacity"],
+        "num_accelerators": np.broadcast_to(N, (n,)).astype(float),
+        "gpu_hours_per_Mtoken": gpu_hours_per_token * 1e6, "usd_per_Mtoken": gpu_hours_per_token * 1e6 * price,
+        "time_to_train": train_tokens / r["tokens_per_s"],
+        "feasible": np.broadcast_to(r["feasible"], (n,)), "reason": reason_text(np.broadcast_to(r["reason_code"], (n,))),
+    }
+
+
+class ParallelismProblem:
+    """How many nodes, split how? ``model`` trained on up to ``cluster.node_count`` nodes of
+    ``cluster.node`` with ``global_batch`` sequences of ``seq_len`` tokens per step."""
+
+    display_units = TRAINING_DISPLAY
+
+    def __init__(self, model, cluster, *, global_batch: int, seq_len: int | None = None, precision: str = "bf16",
+                 max_nodes: int | None = None, train_tokens: float | None = None, usd_per_hour: float | None = None):
+        self.model, self.cluster = model, cluster
+        self.global_batch = int(global_batch)
+        self.seq_len = int(seq_len or min(model.max_seq_len, 8192))
+        self.precision = precision
+        self.max_nodes = int(max_nodes or cluster.node_count)
+        # Compute-optimal token budget (Hoffmann et al. 2022: ~20 tokens per parameter) unless given.
+        self.train_tokens = float(train_tokens or 20.0 * model.parameters)
+        self.usd_per_hour = usd_per_hour
+        price = usd_per_accelerator_hour(cluster.hardware) if usd_per_hour is None else usd_per_hour
+        self.metric_units = {k: u for k, u in TRAINING_METRICS.items() if k != "usd_per_Mtoken" or np.isfinite(price)}
+        self.constants = {
+            "max_nodes": float(self.max_nodes), "gpus_per_node": float(cluster.accelerators_per_node),
+            "heads": float(model.heads), "kv_heads": float(model.n_kv_heads), "layers": float(model.layers),
+            "experts": float(model.experts), "global_batch": float(self.global_batch), "seq_len": float(self.seq_len),
+        }
+        self.id = (f"parallelism:{model.key}:{cluster.node.key}x{self.max_nodes}:{cluster.fabric.key}:"
+                   f"B{self.global_batch}:s{self.seq_len}:{precision}")
+
+    def evaluate(self, configs: dict) -> dict:
+        out = training_metrics(self.model, self.cluster, configs, global_batch=self.global_batch,
+                               seq_len=self.seq_len, precision=self.precision, train_tokens=self.train_tokens,
+                               usd_per_hour=self.usd_per_hour)
+        return {k: v for k, v in out.items() if k in self.metric_units or k in ("feasible", "reason")}
+
+
+# A compact split grid used when a problem needs "the best split" for a fleet (placement, hardware).
+_SPLIT_GRID = {"tp": [1, 2, 4, 8], "pp": [1, 2, 4, 8, 16], "microbatch": [1, 2, 4],
+               "recompute": ["selective", "full"], "zero_stage": [1]}
+
+
+def best_split(model, cluster, nodes, *, global_batch, seq_len, precision="bf16") -> dict:
+    """Highest-throughput feasible split for each node count in ``nodes`` (one vectorized call).
+
+    Returns arrays aligned with ``nodes``: tokens_per_s (0 where nothing fits), mfu, and the split.
+    """
+    nodes = np.atleast_1d(np.asarray(nodes, dtype=float))
+    grids = np.meshgrid(*[np.arange(len(v)) for v in _SPLIT_GRID.values()], indexing="ij")
+    combos = {k: np.asarray(v, dtype=object if isinstance(v[0], str) else float)[g.ravel()]
+              for (k, v), g in zip(_SPLIT_GRID.items(), grids)}
+    k = len(next(iter(combos.values())))
+    cfg = {name: np.tile(col, len(nodes)) for name, col in combos.items()}
+    cfg["nodes"] = np.repeat(nodes, k)
+    cfg["sequence_parallel"] = (cfg["tp"] > 1).astype(float)
+    r = distributed_core(model, cluster, tp=cfg["tp"], pp=cfg["pp"], micro_batch=cfg["microbatch"],
+                         global_batch=global_batch, seq_len=seq_len, zero_stage=cfg["zero_stage"],
+                         recompute=recompute_codes(cfg["recompute"]), sp=cfg["sequence_parallel"],
+                         nodes=cfg["nodes"], precision=precision)
+    tput = np.where(r["feasible"], r["tokens_per_s"], 0.0).reshape(len(nodes), k)
+    best = tput.argmax(axis=1)
+    rows = np.arange(len(nodes)) * k + best
+    out = {"tokens_per_s": tput[np.arange(len(nodes)), best],
+           "mfu": np.where(tput.max(axis=1) > 0, np.broadcast_to(r["mfu"], (len(nodes) * k,))[rows], 0.0)}
+    out.update({name: cfg[name][rows] for name in ("tp", "pp", "microbatch", "recompute")})
+    return out
