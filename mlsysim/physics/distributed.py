@@ -121,9 +121,10 @@ def distributed_core(model, cluster, *, tp, pp, dp=None, cp=1, ep=1, micro_batch
     fwd_flops_token = model.forward_flops_per_token(s)         # whole model, one token
     attn_flops_token = 4.0 * L * s * model.d_attn
     # The output layer (logits GEMM, 2·h·V per token) sits on the last pipeline stage, which is
-    # therefore the slowest one and sets the pace of the pipeline (Narayanan et al. 2021 Sec. 2.2;
-    # Llama 3 paper, Llama Team 2024 Sec. 3.3.2: "output and loss need to be calculated, making
-    # this stage the execution latency bottleneck"). With pp = 1 this is the whole model as before.
+    # therefore the slowest one and sets the pace of the pipeline (Korthikanti et al. 2022 Sec. 4.3:
+    # embedding on the first stage, output layer and loss on the last; Llama Team 2024, "The Llama 3
+    # Herd of Models", Sec. 3.3.2: "output and loss need to be calculated, making this stage the
+    # execution latency bottleneck"). With pp = 1 this is the whole model as before.
     head_flops_token = 0.0 if model.encoder_only else 2.0 * h * model.vocab
     layer_flops_token = fwd_flops_token - head_flops_token
     fwd_flops = (layer_flops_token / p + head_flops_token) * mb * s / (t * c)   # slowest stage, per microbatch
