@@ -53,19 +53,24 @@ def test_llama3_70b_parameter_count_matches_model_card():
 # =========================================================================================
 
 def test_transformer_compute_efficiency_hand_value():
-    # 0.75 · (8192 / (8192 + 128)) · (min(8192, 28672) / (8192 + 128)) = 0.75 · 0.984615² = 0.727101
-    assert compute_efficiency(L70) == pytest.approx(0.75 * (8192 / 8320) ** 2, rel=REL)
-    # tp = 8: the second factor uses 8192/8 = 1024 -> 0.75 · 0.984615 · 1024/1152 = 0.656410
-    assert compute_efficiency(L70, 8) == pytest.approx(0.75 * (8192 / 8320) * (1024 / 1152), rel=REL)
+    # 0.75 / (1 + 128 · (1/8192 + 1/min(8192, 28672))) = 0.75 / 1.03125 = 0.727273
+    assert compute_efficiency(L70) == pytest.approx(0.75 / (1 + 128 * (2 / 8192)), rel=REL)
+    # tp = 8: the second dimension is 8192/8 = 1024 -> 0.75 / (1 + 128/8192 + 128/1024) = 0.657534
+    assert compute_efficiency(L70, 8) == pytest.approx(0.75 / (1 + 128 / 8192 + 128 / 1024), rel=REL)
+    # with a device, d_half is its roofline half-size: H100 fp16 2 x 989.4e12 / (2 x 3.35e12) = 295.34
+    d_half = 2 * 989.4e12 / (2 * 3.35e12)
+    assert compute_efficiency(L70, 1, H100, "fp16") == pytest.approx(0.75 / (1 + d_half * 2 / 8192), rel=REL)
     assert compute_efficiency(R50) == CNN_EFFICIENCY
 
 
 def test_efficiency_model_training_and_decode():
     tr = EfficiencyModel().solve(L70, A100, workload_type="training", precision="fp16")
-    assert tr.mfu == pytest.approx(compute_efficiency(L70), rel=REL)
+    assert tr.mfu == pytest.approx(compute_efficiency(L70, 1, A100, "fp16"), rel=REL)
     assert_dim(tr.achievable_flops, "FLOP/s")
-    # achievable = 312 TFLOP/s x 0.727101 = 226.855 TFLOP/s
-    assert tr.achievable_flops.m_as("TFLOP/s") == pytest.approx(312 * 0.75 * (8192 / 8320) ** 2, rel=REL)
+    # A100 roofline half-size: 2 B x 312e12 / (2 x 2.039e12) = 153.02 elements;
+    # achievable = 312 TFLOP/s x 0.75 / (1 + 153.02 x 2/8192) = 312 x 0.72297 = 225.57 TFLOP/s
+    d_half = 2 * 312e12 / (2 * 2.039e12)
+    assert tr.achievable_flops.m_as("TFLOP/s") == pytest.approx(312 * 0.75 / (1 + d_half * 2 / 8192), rel=REL)
     dec = EfficiencyModel().solve(L70, A100, workload_type="decode", seq_len=2048, precision="fp16")
     assert dec.bound == "Memory" and 0 < dec.mfu < 0.02  # decode at batch 1 is ~1 % MFU
     with pytest.raises(UnknownNameError):
@@ -202,9 +207,11 @@ def test_decode_itl_is_weight_bytes_over_bandwidth_at_batch_one():
 
 def test_ttft_is_compute_bound_prefill():
     r = ServingModel().solve(L70, H100, seq_len=4096, batch_size=1, precision="fp16")
-    # FLOPs = 4096 · (2 · 69,503,033,344 + 4 · 80 · 4096 · 8192) = 6.133e14; at 989.4e12 x 0.727101 -> 852.6 ms
+    # FLOPs = 4096 · (2 · 69,503,033,344 + 4 · 80 · 4096 · 8192) = 6.133e14; efficiency on H100
+    # 0.75 / (1 + 295.34 x 2/8192) = 0.69955 (roofline half-size 295.34) -> 886.2 ms
     flops = 4096 * (2 * 69_503_033_344 + 4 * 80 * 4096 * 8192)
-    assert r.ttft.m_as("s") == pytest.approx(flops / (989.4e12 * 0.75 * (8192 / 8320) ** 2), rel=REL)
+    d_half = 2 * 989.4e12 / (2 * 3.35e12)
+    assert r.ttft.m_as("s") == pytest.approx(flops / (989.4e12 * 0.75 / (1 + d_half * 2 / 8192)), rel=REL)
     # with no output tokens end-to-end latency is the TTFT; with o tokens TTFT + (o-1)·ITL(full context)
     assert r.e2e_latency.m_as("s") == pytest.approx(r.ttft.m_as("s"), rel=REL)
     r2 = ServingModel().solve(L8, H100, seq_len=1024, output_len=129)

@@ -186,9 +186,9 @@ def test_weight_streaming_hand_arithmetic():
     assert DEFAULT_STREAMING_BANDWIDTH == 150e9
     assert r.streaming_bandwidth.m_as("GB/s") == pytest.approx(150, rel=REL)
     assert r.stream_time.m_as("s") == pytest.approx(70_553_706_496 * 2 / 150e9, rel=REL)
-    # compute per token: (2 · 69,503,033,344 + 4 · 80 · 2048 · 8192) FLOP / (125e15 x 0.727101)
+    # compute per token: (2 · 69,503,033,344 + 4 · 80 · 2048 · 8192) FLOP / (125e15 x efficiency on CS-3)
     flops = 2 * 69_503_033_344 + 4 * 80 * 2048 * 8192
-    rate = 125e15 * compute_efficiency(L70)
+    rate = 125e15 * compute_efficiency(L70, 1, CS3, "fp16")
     assert r.compute_time.m_as("s") == pytest.approx(flops / rate, rel=REL)
     assert r.bottleneck == "Streaming" and r.itl == r.stream_time
     # ridge: b* = ceil(141.107e9 / 150e9 x 9.0888e16 / 1.4438e11) = 592,205
@@ -209,7 +209,7 @@ def test_weight_streaming_throughput_vs_batch_and_ridge():
     assert np.all(r["stream_bound"][below]) and not np.any(r["stream_bound"][above][1:])
     # at and above it, compute-bound: throughput flat at rate / FLOPs per token
     flops = L8.forward_flops_per_token(512)
-    np.testing.assert_allclose(r["throughput"][above], 125e15 * compute_efficiency(L8) / flops, rtol=REL)
+    np.testing.assert_allclose(r["throughput"][above], 125e15 * compute_efficiency(L8, 1, CS3, "fp16") / flops, rtol=REL)
     # the ridge is the smallest batch with compute >= stream
     assert r["compute_time"][opt - 1] >= r["stream_time"][opt - 1]
     assert r["compute_time"][opt - 2] < r["stream_time"][opt - 2]

@@ -3,9 +3,9 @@
 The model is the same for every case (no per-run constants):
 
 * a large matrix multiply reaches ``MATMUL_EFFICIENCY`` of dense peak;
-* smaller weight matrices lose efficiency to tile quantization and launch overhead, modelled as
-  ``d / (d + D_HALF)`` for each weight dimension ``d`` that a device holds (e.g. ``hidden / tp``);
-* when the device is known (distributed training), the half-efficiency dimension comes from the
+* smaller matrices lose efficiency because their data movement no longer hides behind the math:
+  ``1 / (1 + d_half · sum(1/d))`` over the dimensions ``d`` a device holds (e.g. ``hidden / tp``);
+* when the device is known (every physics path passes it), the half-efficiency dimension comes from the
   device's roofline instead of the fixed ``D_HALF`` (:func:`roofline_d_half`), and the token
   dimension of the GEMM (microbatch x sequence) enters the same way;
 * fixed-shape CNN inference uses ``CNN_EFFICIENCY``.
@@ -46,13 +46,16 @@ WORKLOAD_TYPES = ("training", "prefill", "decode", "cnn_inference")
 
 
 def size_factor(*dims, d_half=D_HALF) -> np.ndarray | float:
-    """Product of d/(d + d_half) over the per-device GEMM dimensions."""
-    f = 1.0
-    d_half = np.asarray(d_half, dtype=float)
+    """GEMM efficiency factor 1 / (1 + d_half · sum(1/d)) over the per-device GEMM dimensions.
+
+    This is the roofline time of a GEMM written as math time plus memory time (see
+    ``roofline_d_half``): t = FLOPs/peak · (1 + d_half · (1/M + 1/N + 1/K)). It is monotone: more
+    peak FLOP/s or more bandwidth never makes a GEMM slower (a product of d/(d + d_half) terms,
+    its first-order form, is not)."""
+    inv = 0.0
     for d in dims:
-        d = np.asarray(d, dtype=float)
-        f = f * d / (d + d_half)
-    return f
+        inv = inv + 1.0 / np.asarray(d, dtype=float)
+    return 1.0 / (1.0 + np.asarray(d_half, dtype=float) * inv)
 
 
 def roofline_d_half(hardware, precision: str = "bf16") -> float:
@@ -62,9 +65,8 @@ def roofline_d_half(hardware, precision: str = "bf16") -> float:
     A GEMM (M x K) . (K x N) does 2MNK FLOPs and moves at least b(MK + KN + MN) bytes of b-byte
     elements, so its arithmetic intensity is I = 2 / (b (1/M + 1/N + 1/K)). Adding the memory
     time to the math time (t = FLOPs/peak + bytes/bandwidth) gives an efficiency
-    I / (I + R) = 1 / (1 + (b R / 2) (1/M + 1/N + 1/K)) with R = peak / bandwidth the ridge point;
-    to first order that is the product of d / (d + b R / 2) over the three dimensions. So the
-    half-efficiency dimension is b R / 2 elements: 153 on an A100 (312 TFLOP/s, 2.04 TB/s, bf16),
+    I / (I + R) = 1 / (1 + (b R / 2) (1/M + 1/N + 1/K)) with R = peak / bandwidth the ridge point
+    (``size_factor``). So the half-efficiency dimension is b R / 2 elements: 153 on an A100 (312 TFLOP/s, 2.04 TB/s, bf16),
     295 on an H100 SXM (989 TFLOP/s, 3.35 TB/s): a device with more FLOPs per byte of HBM
     bandwidth needs bigger matrices to stay busy. No constant is fitted."""
     from ..hardware.types import bytes_per_element
@@ -86,11 +88,14 @@ def transformer_matmul_efficiency(hidden, ffn, tp, tokens=None, d_half=D_HALF) -
     return MATMUL_EFFICIENCY * f
 
 
-def compute_efficiency(model, tp=1) -> np.ndarray | float:
-    """Fraction of peak FLOP/s the math of ``model`` reaches on one device."""
+def compute_efficiency(model, tp=1, hardware=None, precision: str = "bf16") -> np.ndarray | float:
+    """Fraction of peak FLOP/s the math of ``model`` reaches on one device (of a ``tp``-way split);
+    with ``hardware`` the half-efficiency size comes from its roofline (``roofline_d_half``),
+    the same rule the training model uses, else ``D_HALF``."""
     if getattr(model, "kind", None) == "transformer":
         inner = model.moe_ffn if model.is_moe else model.ffn
-        return transformer_matmul_efficiency(model.hidden, inner, tp)
+        d_half = D_HALF if hardware is None else roofline_d_half(hardware, precision)
+        return transformer_matmul_efficiency(model.hidden, inner, tp, d_half=d_half)
     return CNN_EFFICIENCY
 
 
@@ -121,7 +126,7 @@ class EfficiencyModel:
         tp = to_si(tp_size, "", what="tp_size", integer=True)
         batch_size = to_si(batch_size, "", what="batch_size", integer=True)
         seq_len = None if seq_len is None else to_si(seq_len, "", what="seq_len", integer=True)
-        eff = compute_efficiency(model, tp)
+        eff = compute_efficiency(model, tp, hardware, precision)
         peak = hardware.peak_flops_si(precision)
         achievable = peak * eff
         if workload_type == "training":

@@ -50,7 +50,7 @@ def roofline_si(model, hardware, *, batch_size, precision="fp16", efficiency=Non
     b = np.asarray(batch_size, dtype=float)
     peak = hardware.peak_flops_si(precision)
     bw = hardware.si["memory_bandwidth"] * MEMORY_EFFICIENCY
-    eff = compute_efficiency(model) if efficiency is None else np.asarray(efficiency, dtype=float)
+    eff = compute_efficiency(model, 1, hardware, precision) if efficiency is None else np.asarray(efficiency, dtype=float)
     if getattr(model, "kind", None) == "transformer":
         s = np.asarray(seq_len if seq_len is not None else min(model.max_seq_len, 2048), dtype=float)
         kv_per_token = model.kv_cache_bytes_per_token(precision)

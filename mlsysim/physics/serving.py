@@ -37,7 +37,7 @@ def serving_core(model, hardware, *, batch_size, prompt_len, output_len, tp, pre
     bw = hardware.si["memory_bandwidth"] * MEMORY_EFFICIENCY
     link_bw = hardware.si["link_bandwidth"] * LINK_EFFICIENCY if link_bw is None else link_bw
     link_lat = hardware.si["link_latency"] if link_lat is None else link_lat
-    eff = compute_efficiency(model, t) if efficiency is None else np.asarray(efficiency, dtype=float)
+    eff = compute_efficiency(model, t, hardware, precision) if efficiency is None else np.asarray(efficiency, dtype=float)
     act_bytes = bytes_per_element(precision)
     kv_token = model.kv_cache_bytes_per_token(kv_precision)
     # KV heads split over tp; with fewer KV heads than tp ranks they are replicated.

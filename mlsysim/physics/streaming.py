@@ -65,7 +65,7 @@ def streaming_core(model, hardware, *, batch_size, seq_len, precision="fp16", kv
     s = np.asarray(seq_len, dtype=float)
     bw = np.asarray(streaming_bandwidth, dtype=float)
     peak = hardware.peak_flops_si(precision)
-    eff = compute_efficiency(model) if efficiency is None else np.asarray(efficiency, dtype=float)
+    eff = compute_efficiency(model, 1, hardware, precision) if efficiency is None else np.asarray(efficiency, dtype=float)
     rate = peak * eff
     flops_token = model.forward_flops_per_token(s)
 

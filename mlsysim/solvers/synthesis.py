@@ -55,18 +55,35 @@ def synthesis_core(model, *, target_itl, batch_size=1, seq_len=DEFAULT_SEQ_LEN, 
     (and ``TTFT <= target_ttft`` when given); broadcasts over every numeric argument."""
     from ..physics.serving import serving_core
 
+    from ..hardware.types import bytes_per_element
+    from ..physics.efficiency import D_HALF, transformer_matmul_efficiency
+
     kv_precision = kv_precision or precision
-    kw = dict(batch_size=batch_size, prompt_len=seq_len, output_len=0.0, tp=tp, precision=precision,
-              kv_precision=kv_precision, efficiency=efficiency)
-    mem = serving_core(model, _BW_PROBE, **kw)     # latencies in seconds at 1 byte/s
-    cmp = serving_core(model, _FLOPS_PROBE, **kw)  # latencies in seconds at 1 FLOP/s
     target_itl = np.asarray(target_itl, dtype=float)
-    bw = mem["itl"] / target_itl
-    flops = cmp["itl"] / target_itl
-    if target_ttft is not None:
-        target_ttft = np.asarray(target_ttft, dtype=float)
-        bw = np.maximum(bw, mem["ttft"] / target_ttft)
-        flops = np.maximum(flops, cmp["ttft"] / target_ttft)
+    target_ttft = None if target_ttft is None else np.asarray(target_ttft, dtype=float)
+    # The forward model's GEMM efficiency depends on the device's own ridge point (efficiency.
+    # roofline_d_half), i.e. on the answer: iterate to the fixed point (converges in a few steps,
+    # the dependence is weak). A given ``efficiency`` needs no iteration.
+    inner = model.moe_ffn if model.is_moe else model.ffn
+    eff = efficiency
+    d_half = D_HALF
+    prev = None
+    for _ in range(1 if efficiency is not None else 200):
+        if efficiency is None:
+            eff = transformer_matmul_efficiency(model.hidden, inner, tp, d_half=d_half)
+        kw = dict(batch_size=batch_size, prompt_len=seq_len, output_len=0.0, tp=tp, precision=precision,
+                  kv_precision=kv_precision, efficiency=eff)
+        mem = serving_core(model, _BW_PROBE, **kw)     # latencies in seconds at 1 byte/s
+        cmp = serving_core(model, _FLOPS_PROBE, **kw)  # latencies in seconds at 1 FLOP/s
+        bw = mem["itl"] / target_itl
+        flops = cmp["itl"] / target_itl
+        if target_ttft is not None:
+            bw = np.maximum(bw, mem["ttft"] / target_ttft)
+            flops = np.maximum(flops, cmp["ttft"] / target_ttft)
+        d_half = bytes_per_element(precision) * flops / (2.0 * bw)
+        if prev is not None and np.allclose(flops, prev, rtol=1e-13, atol=0.0):
+            break
+        prev = flops
     return {"required_bandwidth": bw, "required_flops": flops, "required_memory": mem["memory_per_device"],
             "ridge_point": flops / bw}
 
