@@ -40,7 +40,7 @@ def _adapter(section: str) -> TypeAdapter:
     return TypeAdapter(types[section])
 
 
-class _LineLoader(yaml.SafeLoader):
+class _LineLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
     """A YAML loader that records the line of every mapping under the key ``__line__``."""
 
     def construct_mapping(self, node, deep=False):

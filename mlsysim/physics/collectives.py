@@ -27,22 +27,27 @@ def _frac(n):
     return (n - 1.0) / np.maximum(n, 1.0)
 
 
-def all_reduce_time(size_bytes, n, bandwidth, latency):
+def _ring(size_bytes, n, bandwidth, latency, passes):
+    """passes·(n-1)/n·S/B + passes·(n-1)·alpha; exactly 0 for a single rank (even with no link)."""
     n = np.asarray(n, dtype=float)
-    return 2.0 * _frac(n) * size_bytes / bandwidth + 2.0 * (n - 1.0) * latency
+    many = n > 1.0
+    bw = np.where(many, bandwidth, 1.0)
+    return np.where(many, passes * (_frac(n) * size_bytes / bw + (n - 1.0) * latency), 0.0)
+
+
+def all_reduce_time(size_bytes, n, bandwidth, latency):
+    return _ring(size_bytes, n, bandwidth, latency, 2.0)
 
 
 def all_gather_time(size_bytes, n, bandwidth, latency):
-    n = np.asarray(n, dtype=float)
-    return _frac(n) * size_bytes / bandwidth + (n - 1.0) * latency
+    return _ring(size_bytes, n, bandwidth, latency, 1.0)
 
 
 reduce_scatter_time = all_gather_time
 
 
 def all_to_all_time(size_bytes, n, bandwidth, latency):
-    n = np.asarray(n, dtype=float)
-    return _frac(n) * size_bytes / bandwidth + (n - 1.0) * latency
+    return _ring(size_bytes, n, bandwidth, latency, 1.0)
 
 
 def p2p_time(size_bytes, bandwidth, latency):

@@ -152,7 +152,7 @@ def distributed_core(model, cluster, *, tp, pp, dp=None, cp=1, ep=1, micro_batch
 
     cp_bw, cp_lat = group_link(c, t, g, intra_bw, intra_lat, inter_bw, fsi["latency"])
     kv_block = 2.0 * tokens_dev * model.n_kv_heads * model.d_head * act_b / np.minimum(t, model.n_kv_heads)
-    cp_comm = layers_stage * 3.0 * (c - 1.0) * p2p_time(kv_block, cp_bw, cp_lat) * (c > 1)
+    cp_comm = np.where(c > 1, layers_stage * 3.0 * (c - 1.0) * p2p_time(kv_block, cp_bw, cp_lat), 0.0)
     cp_attn = 3.0 * attn_flops / (peak * eff)
     t_cp = np.maximum(cp_comm - cp_attn, 0.0)
 

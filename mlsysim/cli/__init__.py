@@ -1,0 +1,1 @@
+"""The mlsysim command line (typer + rich): see ``mlsysim.cli.app``."""

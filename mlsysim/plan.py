@@ -1,0 +1,365 @@
+"""The ``mlsys.yaml`` plan: a declarative evaluation (infrastructure as code) and its compilation.
+
+A plan names a workload, the hardware and how many nodes of it, the site it runs in, optionally a
+fixed parallel split, and ``assert`` constraints on metric paths::
+
+    version: "1.0"
+    workload:
+      name: "Llama3_70B"        # catalog model
+      batch_size: 4096          # global batch (training) or batch per replica (inference)
+    hardware:
+      name: "H100"              # catalog accelerator
+      nodes: 64                 # nodes of the default node type of that accelerator
+    ops:
+      region: "Quebec"          # catalog grid region: electricity price, carbon, PUE, water
+      duration_days: 14.0
+    constraints:
+      assert:
+        - metric: "performance.latency"
+          max: 50.0             # a bare number is in the metric's display unit (ms here)
+
+``load_plan(path)`` parses and validates it (errors name the file, line and field);
+``Plan.evaluate()`` compiles it to a ``SystemEvaluator.evaluate`` call and checks the asserts;
+``plan_json_schema()`` is the JSON Schema ``mlsysim schema`` prints.
+"""
+from __future__ import annotations
+
+import pathlib
+from typing import Any, Literal, Optional, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .core.errors import SchemaError, UnknownNameError, UserInputError
+from .evaluator import METRICS, resolve_metric
+
+PLAN_VERSION = "1.0"
+_PRECISION = Literal["fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "int8", "fp4", "int4"]
+_METRIC_PATHS = [m.path for m in METRICS] + [f"{m.lens}.metrics.{m.name}" for m in METRICS]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class WorkloadSpec(_Strict):
+    """What runs: a catalog model and its batch."""
+
+    name: str = Field(description="catalog model name or alias, e.g. 'Llama3_70B' (see `mlsysim zoo models`)")
+    batch_size: int = Field(gt=0, description="global batch in sequences/images (training) or the batch of "
+                                                "one replica (inference)")
+    seq_len: Optional[int] = Field(default=None, gt=0, description="tokens per sequence (transformers); default "
+                                                                    "2048, capped at the model's context")
+    precision: Optional[_PRECISION] = Field(default=None, description="numeric precision; default bf16 for "
+                                                                       "training, fp16 for inference")
+    mode: Optional[Literal["training", "inference"]] = Field(
+        default=None, description="default: training for a transformer, inference otherwise")
+    output_len: int = Field(default=0, ge=0, description="LLM inference: generated tokens per request")
+    efficiency: Optional[float] = Field(default=None, gt=0, le=1,
+                                        description="inference: fraction of peak FLOP/s reached (default: derived)")
+
+
+class HardwareSpec(_Strict):
+    """Where it runs: an accelerator, the node type holding it, how many nodes, the network."""
+
+    name: str = Field(description="catalog accelerator, e.g. 'H100' (see `mlsysim zoo hardware`)")
+    nodes: int = Field(default=1, gt=0, description="number of nodes (servers)")
+    node: Optional[str] = Field(default=None, description="catalog node type; default: the catalog node whose "
+                                                          "accelerator is this hardware")
+    fabric: Optional[str] = Field(default=None, description="catalog inter-node fabric; default: the fabric of a "
+                                                            "catalog cluster of that node")
+
+
+class OpsSpec(_Strict):
+    """The site and the period of the macro lens (cost, energy, carbon)."""
+
+    region: str = Field(description="catalog grid region, e.g. 'Quebec' (see `mlsysim zoo grids`)")
+    duration_days: float = Field(gt=0, description="period of the TCO, energy and carbon figures, in days")
+    kwh_price: Optional[float] = Field(default=None, gt=0, description="electricity price in USD/kWh; default: "
+                                                                       "the region's")
+    utilization: Optional[float] = Field(default=None, ge=0, le=1,
+                                         description="accelerator power utilization in [0, 1] (default 0.75)")
+
+
+class ParallelismSpec(_Strict):
+    """A fixed parallel split (training; inference uses ``tp`` only). Absent: chosen automatically."""
+
+    tp: int = Field(default=1, gt=0, description="tensor-parallel degree (inside one node)")
+    pp: int = Field(default=1, gt=0, description="pipeline-parallel stages")
+    cp: int = Field(default=1, gt=0, description="context-parallel degree")
+    ep: int = Field(default=1, gt=0, description="expert-parallel degree (MoE)")
+    microbatch: int = Field(default=1, gt=0, description="micro-batch size in sequences")
+    zero_stage: int = Field(default=1, ge=0, le=3, description="ZeRO stage 0-3")
+    recompute: Literal["none", "selective", "full"] = Field(default="selective",
+                                                            description="activation recomputation")
+    sequence_parallel: Optional[bool] = Field(default=None, description="default: on when tp > 1")
+
+
+class AssertSpec(_Strict):
+    """A bound on one metric: ``value <= max`` and/or ``value >= min``."""
+
+    metric: str = Field(description="metric path, e.g. 'performance.latency' or 'macro.metrics.tco_usd'",
+                        json_schema_extra={"enum": _METRIC_PATHS})
+    max: Optional[Union[float, str]] = Field(
+        default=None, description="upper bound: a number in the metric's display unit, or a quantity such as '50 ms'")
+    min: Optional[Union[float, str]] = Field(
+        default=None, description="lower bound: a number in the metric's display unit, or a quantity")
+
+    @model_validator(mode="after")
+    def _has_bound(self):
+        if self.max is None and self.min is None:
+            raise ValueError("an assert needs 'max' or 'min'")
+        return self
+
+
+class ConstraintsSpec(_Strict):
+    asserts: list[AssertSpec] = Field(default_factory=list, alias="assert",
+                                      description="bounds on metrics; a violated one makes `mlsysim eval` exit 3")
+
+
+class Plan(_Strict):
+    """An ``mlsys.yaml`` plan (see the module docstring)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, title="mlsysim plan (mlsys.yaml)")
+
+    version: Literal["1.0"] = Field(description="plan format version")
+    workload: WorkloadSpec
+    hardware: HardwareSpec
+    ops: OpsSpec
+    parallelism: Optional[ParallelismSpec] = None
+    constraints: ConstraintsSpec = Field(default_factory=ConstraintsSpec)
+
+    # Path and per-key line numbers of the YAML file it came from (for error messages).
+    _source: Optional[str] = None
+    _lines: dict = {}
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version(cls, v):
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and float(v) == 1.0:
+            return PLAN_VERSION
+        if isinstance(v, str) and v.strip() in ("1", "1.0"):
+            return PLAN_VERSION
+        return v
+
+    # -- locations --------------------------------------------------------------------------
+    def where(self, *keys: str) -> str:
+        """``file:line: a.b`` for error messages."""
+        return _where(self._source, self._lines, keys)
+
+    # -- compilation -------------------------------------------------------------------------
+    def evaluate_kwargs(self) -> dict[str, Any]:
+        """The ``SystemEvaluator.evaluate`` keyword arguments this plan compiles to (catalog names
+        resolved; unknown names raise ``UnknownNameError`` naming the plan file and line)."""
+        from .evaluator import fleet_for
+
+        w, h, o = self.workload, self.hardware, self.ops
+        model = _lookup("models", w.name, self.where("workload", "name"))
+        hardware = _lookup("hardware", h.name, self.where("hardware", "name"))
+        if h.node is not None:
+            _lookup("nodes", h.node, self.where("hardware", "node"))
+        if h.fabric is not None:
+            _lookup("fabrics", h.fabric, self.where("hardware", "fabric"))
+        grid = _lookup("grids", o.region, self.where("ops", "region"))
+        notes: list[str] = []
+        try:
+            cluster = fleet_for(hardware, h.nodes, node=h.node, fabric=h.fabric, notes=notes)
+        except UserInputError as exc:  # e.g. a node type that does not hold this accelerator
+            if isinstance(exc, UnknownNameError):
+                raise
+            raise UserInputError(f"{self.where('hardware', 'node')}: {exc.message}", hint=exc.hint) from None
+        is_transformer = getattr(model, "kind", None) == "transformer"
+        mode = w.mode or ("training" if is_transformer and not model.encoder_only else "inference")
+        precision = w.precision or ("bf16" if mode == "training" else "fp16")
+        kwargs = dict(
+            scenario_name=f"{model.name} on {h.nodes} x {cluster.node.name}" + (f" ({self._source})" if self._source else ""),
+            model_obj=model, hardware_obj=hardware, fleet=cluster, batch_size=w.batch_size, precision=precision,
+            efficiency=w.efficiency, grid=grid, duration_days=o.duration_days, seq_len=w.seq_len, mode=mode,
+            output_len=w.output_len, kwh_price=o.kwh_price, utilization=o.utilization,
+            parallelism=self.parallelism.model_dump() if self.parallelism is not None else None,
+        )
+        kwargs["_notes"] = notes
+        return kwargs
+
+    def evaluate(self):
+        """Evaluate the plan and check its asserts; returns the ``Evaluation`` (``.passed``)."""
+        from .evaluator import SystemEvaluator
+
+        kwargs = self.evaluate_kwargs()
+        notes = kwargs.pop("_notes")
+        ev = SystemEvaluator.evaluate(**kwargs)
+        ev.notes[:0] = notes
+        ev.inputs["plan"] = self._source
+        ev.check(self.constraints.asserts)
+        return ev
+
+
+def _lookup(section: str, name: str, where: str):
+    from .core.catalog import registry
+
+    try:
+        return registry(section).get(name)
+    except UnknownNameError as exc:
+        raise UnknownNameError(exc.kind, exc.name, exc.valid, where=where) from None
+
+
+# ------------------------------------------------------------------------------------------------
+# Loading
+# ------------------------------------------------------------------------------------------------
+class _KeyLineLoader(yaml.SafeLoader):
+    """Records the line and column of every mapping key: ``{path tuple: (line, column)}``."""
+
+
+def _compose_lines(node, path=(), out=None):
+    out = {} if out is None else out
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            key = k.value if isinstance(k, yaml.ScalarNode) else str(k)
+            out[path + (key,)] = (k.start_mark.line + 1, k.start_mark.column + 1)
+            _compose_lines(v, path + (key,), out)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, v in enumerate(node.value):
+            out[path + (i,)] = (v.start_mark.line + 1, v.start_mark.column + 1)
+            _compose_lines(v, path + (i,), out)
+    return out
+
+
+def _where(source, lines, keys) -> str:
+    keys = tuple(keys)
+    pos = None
+    for n in range(len(keys), 0, -1):
+        pos = lines.get(keys[:n])
+        if pos:
+            break
+    loc = source or "<plan>"
+    if pos:
+        loc += f":{pos[0]}:{pos[1]}"
+    field = ".".join(str(k) for k in keys)
+    return f"{loc}: {field}" if field else loc
+
+
+def _read(path: pathlib.Path) -> tuple[Any, dict]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SchemaError(f"{path}: file not found", hint="check the path") from None
+    except IsADirectoryError:
+        raise SchemaError(f"{path}: is a directory, not a plan file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SchemaError(f"{path}: cannot read file ({exc})") from None
+    return parse_plan_text(text, str(path))
+
+
+def parse_plan_text(text: str, source: str = "<plan>") -> tuple[Any, dict]:
+    """YAML text -> (data, key line map); a syntax error is a SchemaError with line and column."""
+    try:
+        node = yaml.compose(text, Loader=_KeyLineLoader)
+        data = yaml.load(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
+        raise SchemaError(f"{source}:{mark.line + 1 if mark else '?'}:{mark.column + 1 if mark else '?'}: "
+                          f"malformed YAML at {where}: {exc.problem}",
+                          hint="fix the YAML syntax at that position") from None
+    except yaml.YAMLError as exc:
+        raise SchemaError(f"{source}: malformed YAML: {exc}") from None
+    return data, (_compose_lines(node) if node is not None else {})
+
+
+def _fields_of(model_cls, loc) -> list[str]:
+    """Field names (by alias) valid at ``loc`` (the parent of an unknown key)."""
+    cls = model_cls
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        f = cls.model_fields.get(part) or next((v for v in cls.model_fields.values() if v.alias == part), None)
+        if f is None:
+            return []
+        ann = f.annotation
+        import typing
+        for cand in (ann, *typing.get_args(ann)):
+            for c in (cand, *typing.get_args(cand)):
+                if isinstance(c, type) and issubclass(c, BaseModel):
+                    cls = c
+                    break
+            else:
+                continue
+            break
+        else:
+            return []
+    return [v.alias or k for k, v in cls.model_fields.items()]
+
+
+def validate_plan(data: Any, *, source: str = "<plan>", lines: Optional[dict] = None) -> Plan:
+    """Validate parsed YAML ``data`` as a ``Plan``; errors name the file, line, column and field."""
+    from .core.errors import closest
+
+    lines = lines or {}
+    if data is None:
+        raise SchemaError(f"{source}: the plan is empty", hint="see `mlsysim schema` for the plan format")
+    if not isinstance(data, dict):
+        raise SchemaError(f"{source}: a plan must be a mapping with version, workload, hardware, ops "
+                          f"(got {type(data).__name__})", hint="see `mlsysim schema` for the plan format")
+    try:
+        plan = Plan.model_validate(data)
+    except ValidationError as exc:
+        msgs = []
+        for err in exc.errors():
+            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p in _UNION_TAGS)))
+            if err["type"] == "extra_forbidden":
+                parent, key = loc[:-1], loc[-1]
+                valid = _fields_of(Plan, parent)
+                near = closest(str(key), valid)
+                hint = f" (did you mean {' or '.join(repr(n) for n in near)}?)" if near else \
+                       (f" (valid fields: {', '.join(valid)})" if valid else "")
+                msgs.append(f"{_where(source, lines, loc)}: unknown field{hint}")
+            elif err["type"] == "missing":
+                msgs.append(f"{_where(source, lines, loc)}: required field is missing")
+            else:
+                msg = err["msg"].removeprefix("Value error, ")
+                msgs.append(f"{_where(source, lines, loc)}: {msg} (got {err.get('input')!r})")
+        msgs = list(dict.fromkeys(msgs))
+        raise SchemaError("invalid plan:\n  " + "\n  ".join(msgs),
+                          hint="`mlsysim schema` prints the plan's JSON Schema") from None
+    plan._source, plan._lines = source, lines
+    for i, a in enumerate(plan.constraints.asserts):
+        try:
+            spec = resolve_metric(a.metric)
+        except UnknownNameError as exc:
+            located = UnknownNameError(exc.kind, exc.name, exc.valid,
+                                       where=_where(source, lines, ("constraints", "assert", i, "metric")))
+            located.hint = exc.hint  # keeps the list of valid metric paths
+            raise located from None
+        from .evaluator import limit_value
+        for bound in ("max", "min"):
+            raw = getattr(a, bound)
+            if raw is not None:
+                limit_value(raw, spec, what=_where(source, lines, ("constraints", "assert", i, bound)))
+    return plan
+
+
+_UNION_TAGS = {"float", "str", "int", "bool"}
+
+
+def load_plan(path: Union[str, pathlib.Path], overrides: Optional[dict[str, Any]] = None) -> Plan:
+    """Read and validate a plan file. ``overrides`` maps dotted keys (``workload.batch_size``) to
+    values applied before validation (what the CLI flags of ``mlsysim eval PLAN`` do)."""
+    path = pathlib.Path(path)
+    data, lines = _read(path)
+    if overrides and isinstance(data, dict):
+        for key, value in overrides.items():
+            if value is None:
+                continue
+            *parents, leaf = key.split(".")
+            d = data
+            for p in parents:
+                d = d.setdefault(p, {}) if isinstance(d, dict) else d
+            if isinstance(d, dict):
+                d[leaf] = value
+    return validate_plan(data, source=str(path), lines=lines)
+
+
+def plan_json_schema() -> dict:
+    """The JSON Schema of a plan (what ``mlsysim schema`` prints)."""
+    schema = Plan.model_json_schema(by_alias=True)
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
