@@ -30,6 +30,8 @@ import dataclasses
 import math
 from typing import Any, Iterable, Mapping, Optional
 
+from .systems.fleet import fleet_for, single_device_fleet
+
 LENSES = ("feasibility", "performance", "macro")
 STATUS_PASS, STATUS_WARN, STATUS_FAIL = "PASS", "WARN", "FAIL"
 DEFAULT_DURATION_DAYS = 365.0
@@ -387,96 +389,6 @@ class SystemEvaluator:
         macro = _macro(cost_fleet, grid_entry, days, kwh_price, utilization, rate, notes)
         name = scenario_name or f"{model.name} on {hardware.name}"
         return Evaluation(scenario=name, inputs=inputs, feasibility=feas, performance=perf, macro=macro, notes=notes)
-
-
-# ------------------------------------------------------------------------------------------------
-# Fleets
-# ------------------------------------------------------------------------------------------------
-def default_node(hardware):
-    """The catalog node whose accelerator is ``hardware`` (the one with most accelerators), or None."""
-    from .core.catalog import registry
-
-    nodes = [n for n in registry("nodes").all() if n.accelerator.key == hardware.key]
-    return max(nodes, key=lambda n: n.accelerators_per_node) if nodes else None
-
-
-def default_fabric(node):
-    """The fabric of a catalog cluster built from ``node``; else the first InfiniBand fabric, else any."""
-    from .core.catalog import registry
-
-    for c in registry("clusters").all():
-        if node is not None and c.node.key == node.key:
-            return c.fabric
-    fabrics = registry("fabrics").all()
-    for kind in ("infiniband", "roce", "ethernet", "ici"):
-        for f in fabrics:
-            if f.kind == kind:
-                return f
-    return fabrics[0] if fabrics else None
-
-
-def _adhoc_fabric(notes):
-    from .systems.types import Fabric
-
-    notes.append("no fabric in the catalog: using a generic 400 Gbit/s InfiniBand-class fabric")
-    return Fabric(key="Generic_400G", name="generic 400 Gbit/s fabric", kind="infiniband",
-                  bandwidth="400 Gbit/s", latency="5 us", source="mlsysim placeholder (no catalog fabric)")
-
-
-def fleet_for(hardware, nodes: int = 1, *, node=None, fabric=None, notes: Optional[list] = None):
-    """A ``Cluster`` of ``nodes`` nodes of ``hardware``: ``node`` (name or entry) or the catalog
-    node whose accelerator is ``hardware``; ``fabric`` or the fabric clusters of that node use.
-    Without a catalog node, a node of one accelerator whose only link is the fabric."""
-    from .core.catalog import registry
-    from .core.errors import UserInputError
-    from .systems.types import Cluster, Node
-
-    notes = notes if notes is not None else []
-    if node is not None:
-        node = registry("nodes").get(node)
-        if node.accelerator.key != hardware.key:
-            raise UserInputError(f"node {node.key} holds {node.accelerator.key}, not {hardware.key}",
-                                 hint="choose a node of that accelerator or drop hardware.node")
-    fabric = registry("fabrics").get(fabric) if fabric is not None else None
-    if node is None:
-        node = default_node(hardware)
-    if node is None:
-        fabric = fabric or default_fabric(None) or _adhoc_fabric(notes)
-        notes.append(f"no catalog node holds {hardware.key}: modelling nodes of one {hardware.key} linked only by "
-                     f"{fabric.key}, with no host power (give hardware.node to choose one)")
-        node = Node(key=f"{hardware.key}_node", name=f"{hardware.name} (1 per node)", accelerator=hardware,
-                    accelerators_per_node=1, intra_fabric=fabric, host_power="0 W",
-                    source="mlsysim placeholder: one accelerator per node")
-    fabric = fabric or default_fabric(node) or _adhoc_fabric(notes)
-    return Cluster(key=f"{node.key}_x{nodes}", name=f"{node.name} x{nodes}", node=node, node_count=int(nodes),
-                   fabric=fabric, topology="fat-tree" if nodes > 1 else "single-node",
-                   source=f"mlsysim plan: {nodes} x {node.key} on {fabric.key}")
-
-
-def single_device_fleet(hardware):
-    """One accelerator as a one-accelerator node carrying its share of the default node's host
-    power and host price (for the macro lens of a single-device evaluation)."""
-    from .systems.types import Cluster, Node
-
-    base = default_node(hardware)
-    if base is not None:
-        k = base.accelerators_per_node
-        host_power = base.host_power / k
-        if base.price_usd is not None and hardware.price_usd is not None:
-            host_price = max(base.price_usd / k - hardware.price_usd, 0 * hardware.price_usd)
-        else:
-            host_price = base.host_price / k
-        fabric = default_fabric(base)
-    else:
-        host_power, host_price, fabric = "0 W", "0 USD", None
-    if fabric is None:
-        fabric = default_fabric(None) or _adhoc_fabric([])
-    node = Node(key=f"{hardware.key}_single", name=f"one {hardware.name}", accelerator=hardware,
-                accelerators_per_node=1, host_power=host_power, host_price=host_price,
-                intra_fabric=None if hardware.interconnect is not None else fabric,
-                source="mlsysim: one accelerator with its share of the host")
-    return Cluster(key=f"{hardware.key}_x1", name=f"one {hardware.name}", node=node, node_count=1, fabric=fabric,
-                   topology="single-node", source="mlsysim: single-device evaluation")
 
 
 def _grid(grid, notes):

@@ -151,7 +151,7 @@ class Plan(_Strict):
     def evaluate_kwargs(self) -> dict[str, Any]:
         """The ``SystemEvaluator.evaluate`` keyword arguments this plan compiles to (catalog names
         resolved; unknown names raise ``UnknownNameError`` naming the plan file and line)."""
-        from .evaluator import fleet_for
+        from .systems.fleet import fleet_for
 
         w, h, o = self.workload, self.hardware, self.ops
         model = _lookup("models", w.name, self.where("workload", "name"))

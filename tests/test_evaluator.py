@@ -8,7 +8,8 @@ import pytest
 
 import mlsysim
 from mlsysim.core.errors import SchemaError, UnitError, UnknownNameError, UserInputError
-from mlsysim.evaluator import METRICS, SystemEvaluator, fleet_for, metric_paths, resolve_metric
+from mlsysim.evaluator import METRICS, SystemEvaluator, metric_paths, resolve_metric
+from mlsysim.systems.fleet import fleet_for
 
 
 @pytest.fixture(scope="module")

@@ -102,7 +102,8 @@ def eval_command(
             raise SchemaError(f"eval: missing HARDWARE after model {target!r}",
                               hint="run `mlsysim eval MODEL HARDWARE` (e.g. Llama3_8B H100) or "
                                    "`mlsysim eval PLAN.yaml`; `mlsysim zoo hardware` lists accelerators")
-        from ..evaluator import SystemEvaluator, fleet_for
+        from ..evaluator import SystemEvaluator
+        from ..systems.fleet import fleet_for
 
         cluster = None
         if fleet is not None:

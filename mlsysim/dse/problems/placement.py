@@ -16,7 +16,7 @@ from ...core.errors import UserInputError
 from ...physics.economics import DEFAULT_AMORTIZATION_YEARS, DEFAULT_MAINTENANCE_RATE, economics_si
 from ...physics.power import DEFAULT_UTILIZATION, SECONDS_PER_YEAR
 from ...physics.sustainability import sustainability_si
-from ...systems.types import Cluster
+from ...systems.fleet import default_node, fleet_for
 from .training import best_split
 
 PLACEMENT_METRICS = {
@@ -24,31 +24,16 @@ PLACEMENT_METRICS = {
     "time_to_train": "s", "tokens_per_s": "token/s", "mfu": "", "num_accelerators": "", "water_l": "L",
 }
 PLACEMENT_DISPLAY = {"carbon_kg": "t", "energy": "MWh", "time_to_train": "day", "water_l": "kL"}
-DEFAULT_FABRIC = "IB_NDR"
 
 
-def default_node(hardware):
-    """The catalog node type built around ``hardware`` (DGX H100 for H100, ...)."""
-    for node in registry("nodes").all():
-        if node.accelerator.key == hardware.key:
-            return node
-    with_nodes = sorted({n.accelerator.key for n in registry("nodes").all()})
-    raise UserInputError(f"no node type in the catalog holds {hardware.name}",
-                         hint=f"accelerators with a node type: {', '.join(with_nodes)}; or add a node in a user catalog")
-
-
-def default_fabric(node):
-    """The fabric a catalog cluster of ``node`` uses, else InfiniBand NDR."""
-    for cluster in registry("clusters").all():
-        if cluster.node.key == node.key:
-            return cluster.fabric
-    return registry("fabrics").get(DEFAULT_FABRIC)
-
-
-def fleet_for(hardware, nodes: int) -> Cluster:
+def node_of(hardware):
+    """The catalog node type built around ``hardware`` (DGX H100 for H100, ...); a clear error when none."""
     node = default_node(hardware)
-    return Cluster(key=f"{node.key}_x{nodes}", name=f"{node.name} x{nodes}", node=node, node_count=int(nodes),
-                   fabric=default_fabric(node), source="search configuration built from catalog node and fabric")
+    if node is None:
+        with_nodes = sorted({n.accelerator.key for n in registry("nodes").all()})
+        raise UserInputError(f"no node type in the catalog holds {hardware.name}",
+                             hint=f"accelerators with a node type: {', '.join(with_nodes)}; or add a node in a user catalog")
+    return node
 
 
 class PlacementProblem:
@@ -80,7 +65,7 @@ class PlacementProblem:
         """Best-split throughput and MFU per node count (cached per accelerator and count)."""
         todo = [n for n in np.unique(nodes) if (hardware.key, float(n)) not in self._throughput]
         if todo:
-            fleet = fleet_for(hardware, int(max(todo)))
+            fleet = fleet_for(hardware, int(max(todo)), node=node_of(hardware))
             best = best_split(self.model, fleet, np.asarray(todo, dtype=float), global_batch=self.global_batch,
                               seq_len=self.seq_len, precision=self.precision)
             for n, tput, mfu in zip(todo, best["tokens_per_s"], best["mfu"]):
@@ -102,7 +87,7 @@ class PlacementProblem:
         for hw_name in np.unique(hw_names):
             rows = hw_names == hw_name
             hw = registry("hardware").get(hw_name)
-            node = default_node(hw)
+            node = node_of(hw)
             tput, mfu = self._best(hw, nodes[rows])
             g = node.accelerators_per_node
             acc = nodes[rows] * g

@@ -19,7 +19,7 @@ from ...physics.economics import (DEFAULT_AMORTIZATION_YEARS, DEFAULT_KWH_PRICE,
 from ...physics.power import DEFAULT_PUE, DEFAULT_UTILIZATION, SECONDS_PER_HOUR, SECONDS_PER_YEAR
 from ...physics.queueing import tail_latency_si
 from ...physics.serving import serving_core
-from .placement import default_node
+from .placement import node_of
 
 SERVING_METRICS = {
     "p99_latency": "s", "p50_latency": "s", "ttft": "s", "itl": "s", "e2e_latency": "s",
@@ -36,7 +36,7 @@ def usd_per_accelerator_second(hardware, grid=None) -> float:
     if np.isfinite(hardware.si["cloud_usd_per_s"]):
         return hardware.si["cloud_usd_per_s"]
     try:
-        node = default_node(hardware)
+        node = node_of(hardware)
         per_node, host_w, price = node.accelerators_per_node, node.si["host_power"], node.si["price_usd"]
     except UserInputError:  # no node type: the accelerator alone (no host power or price)
         per_node, host_w, price = 1, 0.0, hardware.si["price_usd"]
