@@ -10,6 +10,8 @@ from typing import Any, Optional, Sequence
 
 import typer
 
+from ..core.textfmt import markdown_table  # noqa: F401  (re-exported for the commands)
+
 FORMATS = ("text", "json", "markdown")
 DEBUG_ENV = "MLSYSIM_DEBUG"
 CATALOG_ENV = "MLSYSIM_CATALOG"
@@ -97,17 +99,6 @@ def table(columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[str]], tit
     for r in rows:
         t.add_row(*r)
     return t
-
-
-def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[bool] = ()) -> str:
-    def esc(s: str) -> str:
-        return str(s).replace("|", "\\|").replace("\n", " ")
-
-    heads = [esc(h) for h in headers]
-    align = ["---:" if (i < len(right) and right[i]) else "---" for i in range(len(headers))]
-    lines = ["| " + " | ".join(heads) + " |", "| " + " | ".join(align) + " |"]
-    lines += ["| " + " | ".join(esc(c) for c in r) + " |" for r in rows]
-    return "\n".join(lines)
 
 
 # ------------------------------------------------------------------------------------------------

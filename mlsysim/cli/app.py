@@ -31,6 +31,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
               "LLM serving on one accelerator or a TP group: TTFT, ITL, KV cache, fit."),
     "schema": ("mlsysim.cli.schema:app",
                "JSON Schemas: the plan (default), catalog entries, command outputs, metric paths."),
+    "optimize": ("mlsysim.cli.optimize:app",
+                 "Design-space search over a plan: parallelism, placement, hardware, batching."),
 }
 
 SUMMARY = ("First-order analytical models of ML systems: will it fit, how fast is it, what does it "
@@ -53,6 +55,8 @@ EXAMPLES = (
     "mlsysim --output json eval example_cluster.yaml | jq .macro.metrics.tco_usd",
     "mlsysim serve Llama3_70B H100 --seq-len 4096 --tp 4",
     "mlsysim schema > plan.schema.json",
+    "mlsysim optimize parallelism example_cluster.yaml",
+    "mlsysim optimize placement example_cluster.yaml --carbon-tax 150",
 )
 
 _OPTIONS = (

@@ -143,6 +143,9 @@ class WinnerRule:
             ws = ", ".join(f"{n}={x:.3g}" for n, x in zip(names, w))
             return Choice(i, label, f"it minimizes the weighted sum ({ws}) of the objectives normalized over the "
                                     f"{len(pareto)}-point Pareto front")
+        if kind == "knee" and len(pareto) == 1:
+            return Choice(int(pareto[0]), label, "it is the only Pareto-optimal configuration: it is at least as good "
+                                                 "as every other feasible one in every objective")
         if kind == "knee":
             i, dist = knee_point(F[pareto])
             return Choice(int(pareto[i]), label,

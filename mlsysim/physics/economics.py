@@ -66,10 +66,12 @@ def economics_si(accelerators, nodes, tdp_w, host_power_w, node_price_usd, durat
     maint = hw * np.asarray(maintenance_rate, dtype=float) * t / SECONDS_PER_YEAR
     tco = capex + energy + maint
     acc_hours = np.asarray(accelerators, dtype=float) * t / SECONDS_PER_HOUR
+    with np.errstate(divide="ignore", invalid="ignore"):  # a zero-length period has no hourly cost
+        per_hour = np.where(acc_hours > 0, tco / np.where(acc_hours > 0, acc_hours, 1.0), np.nan)
     cloud = np.asarray(accelerators, dtype=float) * t * np.asarray(cloud_usd_per_s, dtype=float)
     return {"hardware_usd": hw + 0.0 * tco, "capex_usd": capex, "energy_opex_usd": energy, "maintenance_usd": maint,
             "tco_usd": tco, "it_energy_j": p["it_energy_j"], "facility_energy_j": p["facility_energy_j"],
-            "cloud_cost_usd": cloud + 0.0 * tco, "usd_per_accelerator_hour": tco / acc_hours}
+            "cloud_cost_usd": cloud + 0.0 * tco, "usd_per_accelerator_hour": per_hour}
 
 
 @dataclass
