@@ -30,6 +30,7 @@ import dataclasses
 import math
 from typing import Any, Iterable, Mapping, Optional
 
+from .core.textfmt import fmt_number
 from .systems.fleet import fleet_for, single_device_fleet
 
 LENSES = ("feasibility", "performance", "macro")
@@ -829,31 +830,6 @@ def _jsonable(v):
     except ImportError:  # pragma: no cover
         pass
     return str(v)
-
-
-def fmt_number(x: Optional[float]) -> str:
-    """A number with about four significant figures and thousands separators; no truncation."""
-    if x is None:
-        return "n/a"
-    if isinstance(x, bool):
-        return str(x)
-    x = float(x)
-    if not math.isfinite(x):
-        return str(x)
-    a = abs(x)
-    if a == 0:
-        return "0"
-    if a >= 1e15 or a < 1e-3:
-        return f"{x:.3e}"
-    if a >= 1000:
-        return f"{x:,.0f}"
-    if a >= 100:
-        return f"{x:.1f}"
-    if a >= 10:
-        return f"{x:.2f}"
-    if a >= 1:
-        return f"{x:.3f}"
-    return f"{x:.4f}"
 
 
 def format_value(x: Optional[float], unit: str) -> str:

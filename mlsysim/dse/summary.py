@@ -2,8 +2,9 @@
 the winner and why, the Pareto set as a table, and the search statistics."""
 from __future__ import annotations
 
-import math
 from typing import Any, Sequence
+
+from ..core.textfmt import fmt_number
 
 #: Metrics worth a column next to the objectives, when the problem has them.
 KEY_METRICS = ("mfu", "memory_per_device", "num_accelerators", "time_to_train", "usd_per_Mtoken", "carbon_kg",
@@ -11,24 +12,13 @@ KEY_METRICS = ("mfu", "memory_per_device", "num_accelerators", "time_to_train", 
 
 
 def fmt(x: Any) -> str:
-    """A compact number: 4 significant digits, thousands separators, no exponent below 1e15."""
-    if x is None:
-        return "n/a"
+    """A value for a table cell: integers exact, floats via ``fmt_number``, the rest as text."""
     if isinstance(x, bool):
         return "yes" if x else "no"
     if isinstance(x, int):
         return f"{x:,}"
-    if isinstance(x, float):
-        if not math.isfinite(x):
-            return "inf" if x > 0 else ("-inf" if x < 0 else "n/a")
-        a = abs(x)
-        if a == 0:
-            return "0"
-        if a >= 1e15 or a < 1e-3:
-            return f"{x:.3e}"
-        if a >= 1000:
-            return f"{x:,.0f}"
-        return f"{x:.4g}"
+    if x is None or isinstance(x, float):
+        return fmt_number(x)
     return str(x)
 
 

@@ -17,7 +17,7 @@ import numpy as np
 import pint
 
 from ..core.errors import UnitError, UserInputError
-from ..core.units import Q_, ureg
+from ..core.units import Q_, U_GB, U_MS, ureg
 
 
 def to_si(value, unit, *, what: str, positive: bool = True, allow_zero: bool = False,
@@ -60,6 +60,16 @@ def to_si(value, unit, *, what: str, positive: bool = True, allow_zero: bool = F
     if integer and np.any(arr != np.round(arr)):
         raise UserInputError(f"{what}: must be a whole number, got {value!r}")
     return float(arr) if arr.ndim == 0 else arr
+
+
+def ms(seconds) -> pint.Quantity:
+    """SI seconds as a quantity in milliseconds (the display unit of latencies)."""
+    return as_unit(np.asarray(seconds) * 1e3 if isinstance(seconds, np.ndarray) else seconds * 1e3, U_MS)
+
+
+def gb(nbytes) -> pint.Quantity:
+    """Bytes as a quantity in gigabytes (the display unit of memory sizes)."""
+    return as_unit(np.asarray(nbytes) / 1e9 if isinstance(nbytes, np.ndarray) else nbytes / 1e9, U_GB)
 
 
 def as_unit(mag, unit) -> pint.Quantity:

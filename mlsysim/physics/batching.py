@@ -31,9 +31,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core.units import ureg
+from ..core.units import U_TOKEN_S, ureg
 from ..hardware.types import bytes_per_element
-from .base import Result, as_unit, to_si
+from .base import Result, as_unit, gb as _gb, ms as _ms, to_si
 from .serving import RUNTIME_RESERVE_BYTES, serving_core
 
 # vLLM's default KV block size (tokens per block): Kwon et al. 2023, Sec. 7.2 (block size 16).
@@ -43,18 +43,8 @@ DEFAULT_BLOCK_SIZE = 16
 DEFAULT_OUTPUT_LEN = 256
 
 # Unit objects built once at import (attribute access on the registry re-parses the name each time).
-_MS, _GB, _TOK_S = ureg.millisecond, ureg.GB, ureg.token / ureg.second
-_REQ_S = ureg.request / ureg.second
-_GB_S = ureg.GB / ureg.second
+_TOK_S, _REQ_S, _GB_S = U_TOKEN_S, ureg.request / ureg.second, ureg.GB / ureg.second
 _KJ, _TOK = ureg.kilojoule, ureg.token
-
-
-def _ms(seconds):
-    return as_unit(seconds * 1e3, _MS)
-
-
-def _gb(nbytes):
-    return as_unit(nbytes / 1e9, _GB)
 
 
 def batching_core(model, hardware, *, max_batch, prompt_len, output_len, tp=1, precision="fp16",

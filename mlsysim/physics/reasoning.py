@@ -26,27 +26,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core.units import U_S, U_USD, ureg
+from ..core.units import U_S, U_TOKEN_S, U_USD, ureg
 from ..hardware.types import bytes_per_element
-from .base import Result, as_unit, to_si
+from .base import Result, as_unit, gb as _gb, ms as _ms, to_si
 from .serving import serving_core
 
 DEFAULT_TOKENS_PER_STEP = 100
 DEFAULT_PROMPT_LEN = 512
 
 # Unit objects built once at import (attribute access on the registry re-parses the name each time).
-_MS, _GB, _TOK_S = ureg.millisecond, ureg.GB, ureg.token / ureg.second
-_REQ_S = ureg.request / ureg.second
-_GB_S = ureg.GB / ureg.second
+_TOK_S, _REQ_S, _GB_S = U_TOKEN_S, ureg.request / ureg.second, ureg.GB / ureg.second
 _KJ, _TOK = ureg.kilojoule, ureg.token
-
-
-def _ms(seconds):
-    return as_unit(seconds * 1e3, _MS)
-
-
-def _gb(nbytes):
-    return as_unit(nbytes / 1e9, _GB)
 
 
 def reasoning_core(model, hardware, *, reasoning_steps, tokens_per_step=DEFAULT_TOKENS_PER_STEP, samples=1,

@@ -27,9 +27,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core.units import U_BYTE_S, ureg
+from ..core.units import U_BYTE_S, U_TOKEN_S, ureg
 from ..hardware.types import bytes_per_element
-from .base import Result, as_unit, to_si
+from .base import Result, as_unit, gb as _gb, ms as _ms, to_si
 from .efficiency import compute_efficiency
 from .node import moe_weight_bytes_touched, transformer_activation_traffic
 
@@ -41,18 +41,8 @@ DEFAULT_STREAMING_BANDWIDTH = 1.2e12 / 8.0  # bytes/s
 _MAX_ITER = 64
 
 # Unit objects built once at import (attribute access on the registry re-parses the name each time).
-_MS, _GB, _TOK_S = ureg.millisecond, ureg.GB, ureg.token / ureg.second
-_REQ_S = ureg.request / ureg.second
-_GB_S = ureg.GB / ureg.second
+_TOK_S, _REQ_S, _GB_S = U_TOKEN_S, ureg.request / ureg.second, ureg.GB / ureg.second
 _KJ, _TOK = ureg.kilojoule, ureg.token
-
-
-def _ms(seconds):
-    return as_unit(seconds * 1e3, _MS)
-
-
-def _gb(nbytes):
-    return as_unit(nbytes / 1e9, _GB)
 
 
 def streaming_core(model, hardware, *, batch_size, seq_len, precision="fp16", kv_precision=None,
