@@ -209,7 +209,8 @@ class EnergyRow:
 def predict_energy(report: dict, systems: dict) -> EnergyRow:
     """Energy and operational carbon of one report from ``sustainability.sustainability_si`` (which
     takes its power from ``power.fleet_power_si``) at the default utilization and idle fraction."""
-    from .physics.power import DEFAULT_UTILIZATION, IDLE_FRACTION, J_PER_KWH, SECONDS_PER_DAY, SECONDS_PER_HOUR
+    from .physics.inputs import SECONDS_PER_DAY, SECONDS_PER_HOUR
+    from .physics.power import DEFAULT_UTILIZATION, IDLE_FRACTION, J_PER_KWH
     from .physics.sustainability import sustainability_si
 
     node = systems["nodes"][report["node"]]

@@ -6,7 +6,7 @@ from typing import List, Optional
 
 import typer
 
-from ._output import Format, emit_json, emit_text, info, output_format, output_option
+from ._output import Format, emit_json, emit_text, output_format, output_option
 
 app = typer.Typer(no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]},
                   help="Design-space search over a plan: the winner, the Pareto set and search statistics.")

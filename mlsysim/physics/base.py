@@ -62,6 +62,14 @@ def to_si(value, unit, *, what: str, positive: bool = True, allow_zero: bool = F
     return float(arr) if arr.ndim == 0 else arr
 
 
+def plain(x):
+    """A 0-d array (or numpy scalar) back to a Python bool/float; arrays stay arrays."""
+    a = np.asarray(x)
+    if a.ndim == 0:
+        return bool(a) if a.dtype == bool else float(a) if a.dtype.kind in "iuf" else a.item()
+    return a
+
+
 def ms(seconds) -> pint.Quantity:
     """SI seconds as a quantity in milliseconds (the display unit of latencies)."""
     return as_unit(np.asarray(seconds) * 1e3 if isinstance(seconds, np.ndarray) else seconds * 1e3, U_MS)

@@ -26,11 +26,9 @@ import numpy as np
 from ..core.errors import UnknownNameError
 from ..core.units import Q_, U_BYTE_S, U_S, ureg
 from ..hardware.types import bytes_per_element
-from .base import Result, as_unit, to_si
+from .base import Result, as_unit, to_si, plain
 from .data import DEFAULT_STORAGE_BANDWIDTH
-from .power import resolve_entry, resolve_fleet
-from .queueing import _f
-
+from .inputs import resolve_entry, resolve_fleet
 from .training_memory import MASTER_COPY_BYTES, OPTIMIZER_STATE_BYTES  # one table of optimizer bytes
 #: Per-node storage write bandwidth when neither ``storage_bandwidth`` nor a fleet is given: the
 #: Cloud figure of :data:`mlsysim.physics.data.DEFAULT_STORAGE_BANDWIDTH` (2 GB/s, Llama 3 /
@@ -126,14 +124,14 @@ class CheckpointModel:
         r = checkpoint_si(params, bpp, bw, interval)
         w = bytes_per_element(precision)
         return CheckpointResult(
-            checkpoint_size=as_unit(_f(r["size"] / 1e9), _U_GB),
+            checkpoint_size=as_unit(plain(r["size"] / 1e9), _U_GB),
             weights_size=as_unit(params * w / 1e9, _U_GB),
             optimizer_size=as_unit(params * (bpp - w) / 1e9, _U_GB),
             bytes_per_parameter=bpp,
-            write_time=as_unit(_f(r["write_time"]), U_S),
-            checkpoint_interval=as_unit(_f(np.asarray(interval) / 60.0), _U_MIN),
-            mfu_penalty=_f(r["mfu_penalty"]),
-            storage_bandwidth=as_unit(_f(np.asarray(bw) / 1e9), _U_GBS),
+            write_time=as_unit(plain(r["write_time"]), U_S),
+            checkpoint_interval=as_unit(plain(np.asarray(interval) / 60.0), _U_MIN),
+            mfu_penalty=plain(r["mfu_penalty"]),
+            storage_bandwidth=as_unit(plain(np.asarray(bw) / 1e9), _U_GBS),
             optimizer=opt, note="; ".join(notes),
         )
 

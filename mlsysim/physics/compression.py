@@ -41,10 +41,8 @@ import numpy as np
 from ..core.errors import UnknownNameError, UserInputError
 from ..core.units import ureg
 from ..hardware.types import bytes_per_element
-from .base import Result, as_unit, to_si
-from .power import fraction_si, resolve_entry
-from .queueing import _f
-
+from .base import Result, as_unit, to_si, plain
+from .inputs import fraction_si, resolve_entry
 METHODS = ("int8", "int4", "fp8", "pruning", "distillation")
 
 #: Documented accuracy change ranges (percentage points), and their sources.
@@ -129,7 +127,7 @@ class CompressionModel:
             new_bits = 4.0 + 32.0 / np.asarray(g, dtype=float)
             if np.any(new_bits >= base_bits):
                 raise UserInputError(f"method int4: base_precision {base_precision} is not wider than int4")
-            new_bits = _f(new_bits)
+            new_bits = plain(new_bits)
         elif key == "pruning":
             s = fraction_si(sparsity, "sparsity", allow_one=False)
             keep, new_bits = 1.0 - np.asarray(s, dtype=float), base_bits
@@ -145,13 +143,13 @@ class CompressionModel:
             delta, source = ACCURACY_DELTA[key]
         fits = None
         if hardware is not None:
-            fits = _f(r["compressed_bytes"] <= hardware.si["memory_capacity"])
-        gb = lambda k: as_unit(_f(r[k] / 1e9), _U_GB)  # noqa: E731
-        ratio = _f(r["compression_ratio"])
+            fits = plain(r["compressed_bytes"] <= hardware.si["memory_capacity"])
+        gb = lambda k: as_unit(plain(r[k] / 1e9), _U_GB)  # noqa: E731
+        ratio = plain(r["compression_ratio"])
         return CompressionResult(
             compression_ratio=ratio, original_size=gb("original_bytes"), compressed_size=gb("compressed_bytes"),
-            memory_saving=gb("memory_saving"), memory_saving_fraction=_f(1.0 - 1.0 / np.asarray(ratio)),
-            memory_bound_speedup=_f(r["memory_bound_speedup"]), compute_speedup=_f(r["compute_speedup"]),
+            memory_saving=gb("memory_saving"), memory_saving_fraction=plain(1.0 - 1.0 / np.asarray(ratio)),
+            memory_bound_speedup=plain(r["memory_bound_speedup"]), compute_speedup=plain(r["compute_speedup"]),
             accuracy_delta=delta, accuracy_source=source, fits_in_memory=fits, method=key,
-            bits_per_weight=_f(np.asarray(new_bits, dtype=float) * np.asarray(keep, dtype=float)),
+            bits_per_weight=plain(np.asarray(new_bits, dtype=float) * np.asarray(keep, dtype=float)),
         )

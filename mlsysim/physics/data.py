@@ -19,9 +19,9 @@ import numpy as np
 
 from ..core.errors import UserInputError
 from ..core.units import Q_, U_BYTE_S, U_S, ureg
-from .base import Result, as_unit, to_si
-from .power import resolve_entry, resolve_fleet
-from .queueing import _f, rate_si
+from .base import Result, as_unit, to_si, plain
+from .inputs import resolve_entry, resolve_fleet
+from .queueing import rate_si
 
 #: Default storage bandwidth available to one *node* (or one device of a smaller class) when
 #: ``storage_bandwidth`` is not given, by ``HardwareNode.category``; checkpoint writes use the same
@@ -93,10 +93,10 @@ class DataModel:
             source = (f"default {DEFAULT_STORAGE_BANDWIDTH[category]:~} per node ({category}) x {nodes} node(s); "
                       "pass storage_bandwidth for your system")
         r = data_pipeline_si(demand, supply)
-        gbs = lambda x: as_unit(_f(np.asarray(x) / 1e9), _U_GBS)  # noqa: E731
+        gbs = lambda x: as_unit(plain(np.asarray(x) / 1e9), _U_GBS)  # noqa: E731
         return DataResult(
-            utilization=_f(r["utilization"]), is_stalled=_f(r["is_stalled"]),
-            effective_throughput=gbs(r["effective_throughput"]), stall_fraction=_f(r["stall_fraction"]),
+            utilization=plain(r["utilization"]), is_stalled=plain(r["is_stalled"]),
+            effective_throughput=gbs(r["effective_throughput"]), stall_fraction=plain(r["stall_fraction"]),
             demand=gbs(demand), supply=gbs(r["supply"]), supply_source=source,
         )
 
@@ -158,9 +158,9 @@ class TransformationModel:
             note = "no accelerator_rate or step_time given: bottleneck not evaluated"
         r = transformation_si(b, tput, cores, acc)
         return TransformationResult(
-            transform_time=as_unit(_f(r["transform_time"] * 1e3), _U_MS),
-            transform_rate=as_unit(_f(r["transform_rate"]), _U_SPS),
-            is_bottleneck=_f(r["is_bottleneck"]), accelerator_utilization=_f(r["accelerator_utilization"]),
-            cores_needed=_f(r["cores_needed"]),
-            accelerator_time=as_unit(_f(r["accelerator_time"] * 1e3), _U_MS), note=note,
+            transform_time=as_unit(plain(r["transform_time"] * 1e3), _U_MS),
+            transform_rate=as_unit(plain(r["transform_rate"]), _U_SPS),
+            is_bottleneck=plain(r["is_bottleneck"]), accelerator_utilization=plain(r["accelerator_utilization"]),
+            cores_needed=plain(r["cores_needed"]),
+            accelerator_time=as_unit(plain(r["accelerator_time"] * 1e3), _U_MS), note=note,
         )

@@ -29,7 +29,7 @@ import numpy as np
 
 from ..core.units import U_GB, U_MS, U_S, U_SAMPLE_S, U_TOKEN_S
 from ..hardware.types import bytes_per_element
-from .base import Result, as_unit, to_si
+from .base import Result, as_unit, to_si, plain
 from .collectives import LINK_EFFICIENCY, all_gather_time, all_reduce_time, all_to_all_time, group_link, p2p_time
 from .efficiency import MEMORY_EFFICIENCY, roofline_d_half, transformer_matmul_efficiency
 from .node import ACTIVATION_BYTES_PER_TOKEN_LAYER_FP16
@@ -279,11 +279,6 @@ class DistributedModel:
         return _wrap(r)
 
 
-def _scalar_or_array(x):
-    x = np.asarray(x)
-    return x.item() if x.ndim == 0 else x
-
-
 def _wrap(r: dict) -> DistributedResult:
     sec = lambda k: as_unit(r[k] * 1e3, U_MS)  # noqa: E731
     gbq = lambda k: as_unit(r[k] / 1e9, U_GB)  # noqa: E731
@@ -291,16 +286,16 @@ def _wrap(r: dict) -> DistributedResult:
         step_time=as_unit(r["step_time"], U_S),
         tokens_per_s=as_unit(r["tokens_per_s"], U_TOKEN_S),
         samples_per_s=as_unit(r["samples_per_s"], U_SAMPLE_S),
-        mfu=_scalar_or_array(r["mfu"]), hfu=_scalar_or_array(r["hfu"]),
-        scaling_efficiency=_scalar_or_array(r["scaling_efficiency"]),
-        bubble_fraction=_scalar_or_array(r["bubble_fraction"]),
+        mfu=plain(r["mfu"]), hfu=plain(r["hfu"]),
+        scaling_efficiency=plain(r["scaling_efficiency"]),
+        bubble_fraction=plain(r["bubble_fraction"]),
         breakdown={k: sec(k) for k in ("compute_time", "tp_comm_time", "cp_comm_time", "ep_comm_time",
                                         "pp_comm_time", "bubble_time", "dp_comm_exposed", "zero3_gather_time",
                                         "optimizer_time")},
         memory_per_device=gbq("memory_per_device"),
         memory_breakdown={k: gbq(k) for k in ("weights_memory", "gradients_memory", "optimizer_memory",
                                                "activation_memory", "logits_memory")},
-        dp_size=_scalar_or_array(r["dp"]), microbatches=_scalar_or_array(r["microbatches"]),
-        num_accelerators=_scalar_or_array(r["num_accelerators"]),
-        feasible=_scalar_or_array(r["feasible"]), reason=_scalar_or_array(reason_text(r["reason_code"])),
+        dp_size=plain(r["dp"]), microbatches=plain(r["microbatches"]),
+        num_accelerators=plain(r["num_accelerators"]),
+        feasible=plain(r["feasible"]), reason=plain(reason_text(r["reason_code"])),
     )

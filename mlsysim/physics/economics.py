@@ -33,11 +33,9 @@ import numpy as np
 
 from ..core.errors import UserInputError
 from ..core.units import Q_, U_KWH, U_USD, ureg
-from .base import Result, as_unit, to_si
-from .power import (DEFAULT_PUE, DEFAULT_UTILIZATION, IDLE_FRACTION, J_PER_KWH, SECONDS_PER_HOUR,
-                    SECONDS_PER_YEAR, SERVICE_LIFE_YEARS, fleet_power_si, fleet_si, fraction_si, pue_si,
-                    resolve_fleet, resolve_grid, seconds)
-from .queueing import _f
+from .base import Result, as_unit, to_si, plain
+from .inputs import SECONDS_PER_HOUR, SECONDS_PER_YEAR, fraction_si, pue_si, resolve_fleet, resolve_grid, seconds
+from .power import DEFAULT_PUE, DEFAULT_UTILIZATION, IDLE_FRACTION, J_PER_KWH, SERVICE_LIFE_YEARS, fleet_power_si, fleet_si
 
 #: Annual maintenance as a fraction of the hardware purchase price (see the module docstring).
 DEFAULT_MAINTENANCE_RATE = 0.10
@@ -148,16 +146,16 @@ class EconomicsModel:
                          cloud_usd_per_s=f["cloud_usd_per_s"])
         if not np.isfinite(f["cloud_usd_per_s"]):
             notes.append(f"cloud alternative: no cloud_price_per_hour for {fleet.hardware.name}")
-        tco = _f(r["tco_usd"])
+        tco = plain(r["tco_usd"])
         return EconomicsResult(
-            capex_usd=_f(r["capex_usd"]), energy_opex_usd=_f(r["energy_opex_usd"]),
-            maintenance_usd=_f(r["maintenance_usd"]),
-            opex_usd=_f(r["energy_opex_usd"] + r["maintenance_usd"]), tco_usd=tco, tco=as_unit(tco, U_USD),
-            hardware_cost_usd=_f(r["hardware_usd"]), cloud_cost_usd=_f(r["cloud_cost_usd"]),
-            cost_per_accelerator_hour=as_unit(_f(r["usd_per_accelerator_hour"]), _U_USD_H),
-            energy=as_unit(_f(r["facility_energy_j"] / J_PER_KWH), U_KWH),
-            it_energy=as_unit(_f(r["it_energy_j"] / J_PER_KWH), U_KWH),
-            kwh_price=as_unit(_f(usd_per_kwh), _U_USD_KWH), pue=_f(p), utilization=_f(u),
-            amortization_years=_f(np.asarray(amort) / SECONDS_PER_YEAR), maintenance_rate=_f(m),
+            capex_usd=plain(r["capex_usd"]), energy_opex_usd=plain(r["energy_opex_usd"]),
+            maintenance_usd=plain(r["maintenance_usd"]),
+            opex_usd=plain(r["energy_opex_usd"] + r["maintenance_usd"]), tco_usd=tco, tco=as_unit(tco, U_USD),
+            hardware_cost_usd=plain(r["hardware_usd"]), cloud_cost_usd=plain(r["cloud_cost_usd"]),
+            cost_per_accelerator_hour=as_unit(plain(r["usd_per_accelerator_hour"]), _U_USD_H),
+            energy=as_unit(plain(r["facility_energy_j"] / J_PER_KWH), U_KWH),
+            it_energy=as_unit(plain(r["it_energy_j"] / J_PER_KWH), U_KWH),
+            kwh_price=as_unit(plain(usd_per_kwh), _U_USD_KWH), pue=plain(p), utilization=plain(u),
+            amortization_years=plain(np.asarray(amort) / SECONDS_PER_YEAR), maintenance_rate=plain(m),
             note="; ".join(notes),
         )

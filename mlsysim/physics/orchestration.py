@@ -25,9 +25,9 @@ import pint
 
 from ..core.errors import UserInputError
 from ..core.units import U_HOUR, ureg
-from .base import Result, as_unit, to_si
-from .power import resolve_fleet
-from .queueing import _f, instability_reason, rate_si, tail_latency_si
+from .base import Result, as_unit, to_si, plain
+from .inputs import resolve_fleet
+from .queueing import instability_reason, rate_si, tail_latency_si
 
 
 def orchestration_si(arrival_rate, avg_duration_s, accelerators, gpus_per_job) -> dict:
@@ -92,12 +92,12 @@ class OrchestrationModel:
             raise UserInputError(f"gpus_per_job: {gpus_per_job!r} exceeds the {total} accelerators of {fleet.name}",
                                  hint="use a larger fleet or fewer accelerators per job")
         r = orchestration_si(lam, dur, total, g)
-        h = lambda k: as_unit(_f(np.asarray(r[k]) / 3600.0), U_HOUR)  # noqa: E731
+        h = lambda k: as_unit(plain(np.asarray(r[k]) / 3600.0), U_HOUR)  # noqa: E731
         reason = instability_reason(r["stable"], r["utilization"], what="fleet's job slots")
         return OrchestrationResult(
             avg_wait_time=h("avg_wait_time"), p99_wait_time=h("p99_wait_time"),
-            avg_turnaround_time=h("avg_turnaround_time"), utilization=_f(r["utilization"]),
-            probability_of_waiting=_f(r["probability_of_waiting"]), queue_length=_f(r["queue_length"]),
-            jobs_running=_f(r["jobs_running"]), slots=_f(r["slots"]), gpus_per_job=_f(g),
-            stable=_f(r["stable"]), reason=reason,
+            avg_turnaround_time=h("avg_turnaround_time"), utilization=plain(r["utilization"]),
+            probability_of_waiting=plain(r["probability_of_waiting"]), queue_length=plain(r["queue_length"]),
+            jobs_running=plain(r["jobs_running"]), slots=plain(r["slots"]), gpus_per_job=plain(g),
+            stable=plain(r["stable"]), reason=reason,
         )

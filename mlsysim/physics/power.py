@@ -24,9 +24,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core.errors import UserInputError
-from ..core.units import DIMENSIONLESS, Q_, U_DAY, U_HOUR, U_J, U_KG, U_KWH, U_S, ureg
-from .base import Result, as_unit, to_si
+from ..core.units import Q_, U_HOUR, U_J, U_KG, U_KWH, ureg
+from .base import Result, as_unit, plain
+from .inputs import SECONDS_PER_HOUR, fraction_si, pue_si, resolve_fleet, resolve_grid, seconds
 
 # ---------------------------------------------------------------------------------------------
 # Documented defaults
@@ -63,67 +63,8 @@ SERVICE_LIFE_YEARS = 5.0
 #: Default length of the energy window of :class:`PowerModel` (energy per hour).
 DEFAULT_DURATION = Q_(1.0, "hour")
 
-_S_PER = {"s": 1.0, "hour": Q_(1.0, U_HOUR).m_as(U_S), "day": Q_(1.0, U_DAY).m_as(U_S),
-          "year": 365.0 * Q_(1.0, U_DAY).m_as(U_S)}
-SECONDS_PER_DAY = _S_PER["day"]
-SECONDS_PER_HOUR = _S_PER["hour"]
-#: A 365-day year (8,760 h), the convention of TCO and amortization tables.
-SECONDS_PER_YEAR = _S_PER["year"]
 _J_PER_KWH = Q_(1.0, U_KWH).m_as(U_J)
-_U_YEAR = 365.0 * U_DAY
 _U_KW = ureg.kilowatt
-
-
-# ---------------------------------------------------------------------------------------------
-# Shared input helpers (ops models)
-# ---------------------------------------------------------------------------------------------
-def resolve_entry(value, section: str, cls, what: str):
-    """``value`` if it is a ``cls``; a catalog name is looked up in registry ``section``."""
-    if isinstance(value, cls):
-        return value
-    if isinstance(value, str):
-        from ..core.catalog import registry
-
-        entry = registry(section).get(value)
-        if isinstance(entry, cls):
-            return entry
-    raise UserInputError(f"{what}: expected a {cls.__name__} or the catalog name of one, "
-                         f"got {type(value).__name__} {value!r}")
-
-
-def resolve_fleet(fleet, what: str = "fleet"):
-    from ..systems.types import Cluster
-
-    return resolve_entry(fleet, "clusters", Cluster, what)
-
-
-def resolve_grid(grid, what: str = "grid"):
-    from ..infra.types import GridRegion
-
-    return resolve_entry(grid, "grids", GridRegion, what)
-
-
-def fraction_si(value, what: str, *, allow_zero: bool = True, allow_one: bool = True):
-    """A dimensionless fraction in [0, 1] (plain number, or quantity such as ``Q_(80, '%')``)."""
-    x = to_si(value, DIMENSIONLESS, what=what, positive=True, allow_zero=allow_zero)
-    arr = np.asarray(x)
-    if np.any(arr > 1.0) or (not allow_one and np.any(arr >= 1.0)):
-        raise UserInputError(f"{what}: must be a fraction {'<= 1' if allow_one else '< 1'}, got {value!r}",
-                             hint="pass e.g. 0.8 or Q_(80, '%')")
-    return x
-
-
-def seconds(value, unit: str, what: str, *, allow_zero: bool = False):
-    """A duration in seconds; a plain number is taken to be in ``unit`` ('s', 'hour', 'day', 'year')."""
-    u = {"s": U_S, "hour": U_HOUR, "day": U_DAY, "year": _U_YEAR}[unit]
-    return to_si(value, u, what=what, positive=True, allow_zero=allow_zero) * _S_PER[unit]
-
-
-def pue_si(value, what: str = "pue"):
-    x = to_si(value, DIMENSIONLESS, what=what)
-    if np.any(np.asarray(x) < 1.0):
-        raise UserInputError(f"{what}: PUE is facility power / IT power and cannot be below 1, got {value!r}")
-    return x
 
 
 def fleet_si(fleet) -> dict:
@@ -143,12 +84,6 @@ def fleet_si(fleet) -> dict:
         "embodied_kg": embodied.m_as(U_KG) if embodied is not None else float("nan"),
         "node_mtbf_s": ns["mtbf_s"],
     }
-
-
-def _out(x):
-    """0-d arrays back to Python floats; arrays stay arrays."""
-    a = np.asarray(x)
-    return float(a) if a.ndim == 0 else a
 
 
 # ---------------------------------------------------------------------------------------------
@@ -222,14 +157,14 @@ class PowerModel:
         r = fleet_power_si(f["accelerators"], f["tdp_w"], f["nodes"], f["host_power_w"], u, pue=p,
                            idle_fraction=fi, duration_s=t)
         return PowerResult(
-            accelerator_power=as_unit(_out(r["accelerator_power_w"] / 1e3), _U_KW),
-            host_power=as_unit(_out(r["host_power_w"] / 1e3), _U_KW),
-            it_power=as_unit(_out(r["it_power_w"] / 1e3), _U_KW),
-            facility_power=as_unit(_out(r["facility_power_w"] / 1e3), _U_KW),
-            it_energy=as_unit(_out(r["it_energy_j"] / _J_PER_KWH), U_KWH),
-            facility_energy=as_unit(_out(r["facility_energy_j"] / _J_PER_KWH), U_KWH),
-            duration=as_unit(_out(np.asarray(t) / SECONDS_PER_HOUR), U_HOUR),
-            utilization=_out(u), idle_fraction=_out(fi), pue=_out(p),
+            accelerator_power=as_unit(plain(r["accelerator_power_w"] / 1e3), _U_KW),
+            host_power=as_unit(plain(r["host_power_w"] / 1e3), _U_KW),
+            it_power=as_unit(plain(r["it_power_w"] / 1e3), _U_KW),
+            facility_power=as_unit(plain(r["facility_power_w"] / 1e3), _U_KW),
+            it_energy=as_unit(plain(r["it_energy_j"] / _J_PER_KWH), U_KWH),
+            facility_energy=as_unit(plain(r["facility_energy_j"] / _J_PER_KWH), U_KWH),
+            duration=as_unit(plain(np.asarray(t) / SECONDS_PER_HOUR), U_HOUR),
+            utilization=plain(u), idle_fraction=plain(fi), pue=plain(p),
         )
 
 

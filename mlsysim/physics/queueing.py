@@ -35,7 +35,7 @@ import pint
 
 from ..core.errors import UnitError, UnknownNameError, UserInputError
 from ..core.units import U_S, ureg
-from .base import Result, as_unit, to_si
+from .base import Result, as_unit, to_si, plain
 
 MODELS = ("M/M/c", "M/D/c")
 _MODEL_ALIASES = {"m/m/c": "M/M/c", "mmc": "M/M/c", "m/m/k": "M/M/c", "mmk": "M/M/c",
@@ -235,13 +235,6 @@ def tail_latency_si(arrival_rate, service_time, servers, percentile=0.99, determ
     return out
 
 
-def _f(x):
-    a = np.asarray(x)
-    if a.ndim == 0:
-        return bool(a) if a.dtype == bool else float(a)
-    return a
-
-
 def instability_reason(stable, utilization, what: str = "replicas") -> str:
     st = np.asarray(stable)
     if np.all(st):
@@ -297,13 +290,13 @@ class TailLatencyModel:
             raise UserInputError(f"replicas: must be >= 1, got {replicas!r}")
         p = percentile_si(percentile)
         r = tail_latency_si(lam, s, c, p, deterministic=(name == "M/D/c"))
-        ms = lambda k: as_unit(_f(r[k]) * 1e3, _U_MS)  # noqa: E731
+        ms = lambda k: as_unit(plain(r[k]) * 1e3, _U_MS)  # noqa: E731
         return TailLatencyResult(
-            utilization=_f(r["utilization"]), probability_of_waiting=_f(r["probability_of_waiting"]),
+            utilization=plain(r["utilization"]), probability_of_waiting=plain(r["probability_of_waiting"]),
             mean_wait=ms("mean_wait"), p50_wait=ms("p50_wait"), p99_wait=ms("p99_wait"),
             wait_at_percentile=ms("wait_at_percentile"), mean_latency=ms("mean_latency"),
             p50_latency=ms("p50_latency"), p99_latency=ms("p99_latency"),
-            latency_at_percentile=ms("latency_at_percentile"), queue_length=_f(r["queue_length"]),
-            offered_load=_f(r["offered_load"]), percentile=_f(p), replicas=_f(c), model=name,
-            stable=_f(r["stable"]), reason=instability_reason(r["stable"], r["utilization"]),
+            latency_at_percentile=ms("latency_at_percentile"), queue_length=plain(r["queue_length"]),
+            offered_load=plain(r["offered_load"]), percentile=plain(p), replicas=plain(c), model=name,
+            stable=plain(r["stable"]), reason=instability_reason(r["stable"], r["utilization"]),
         )

@@ -27,11 +27,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.units import Q_, U_DAY, U_HOUR, U_S, ureg
-from .base import Result, as_unit, to_si
+from .base import Result, as_unit, to_si, plain
 from .checkpoint import checkpoint_bytes_per_param, checkpoint_si
-from .power import SECONDS_PER_DAY, SECONDS_PER_HOUR, resolve_entry, resolve_fleet, seconds
-from .queueing import _f
-
+from .inputs import SECONDS_PER_DAY, SECONDS_PER_HOUR, resolve_entry, resolve_fleet, seconds
 #: Llama 3 (Dubey et al. 2024, Sec. 3.3.4): 419 unexpected interruptions, 54 days, 16,384 GPUs.
 LLAMA3_INTERRUPTIONS = 419
 LLAMA3_DAYS = 54.0
@@ -134,7 +132,7 @@ class ReliabilityModel:
             bw = (to_si(storage_bandwidth, "byte/s", what="storage_bandwidth") if storage_bandwidth is not None
                   else DEFAULT_NODE_WRITE_BANDWIDTH.m_as("byte/s") * fleet.node_count)
             delta = checkpoint_si(wl.parameters, checkpoint_bytes_per_param(optimizer), bw, 1.0)["write_time"]
-            delta = _f(delta)
+            delta = plain(delta)
         else:
             delta = DEFAULT_CHECKPOINT_TIME.m_as(U_S)
         restart = to_si(restart_time, _U_MIN, what="restart_time", allow_zero=True) * 60.0
@@ -142,14 +140,14 @@ class ReliabilityModel:
         if checkpoint_interval is not None:
             interval = to_si(checkpoint_interval, _U_MIN, what="checkpoint_interval") * 60.0
         r = reliability_si(m_node, fleet.node_count, job, delta, restart, interval)
-        hours = lambda x: as_unit(_f(np.asarray(x) / SECONDS_PER_HOUR), U_HOUR)  # noqa: E731
-        mins = lambda x: as_unit(_f(np.asarray(x) / 60.0), _U_MIN)  # noqa: E731
+        hours = lambda x: as_unit(plain(np.asarray(x) / SECONDS_PER_HOUR), U_HOUR)  # noqa: E731
+        mins = lambda x: as_unit(plain(np.asarray(x) / 60.0), _U_MIN)  # noqa: E731
         return ReliabilityResult(
             fleet_mtbf=hours(r["fleet_mtbf"]), node_mtbf=hours(m_node),
-            expected_failures=_f(r["expected_failures"]), failure_probability=_f(r["failure_probability"]),
+            expected_failures=plain(r["expected_failures"]), failure_probability=plain(r["failure_probability"]),
             young_interval=mins(r["young_interval"]), optimal_interval=mins(r["optimal_interval"]),
-            checkpoint_interval=mins(r["interval"]), checkpoint_time=as_unit(_f(delta), U_S),
-            restart_time=mins(restart), goodput=_f(r["goodput"]),
-            expected_wall_time=as_unit(_f(r["expected_wall_time"] / SECONDS_PER_DAY), U_DAY),
+            checkpoint_interval=mins(r["interval"]), checkpoint_time=as_unit(plain(delta), U_S),
+            restart_time=mins(restart), goodput=plain(r["goodput"]),
+            expected_wall_time=as_unit(plain(r["expected_wall_time"] / SECONDS_PER_DAY), U_DAY),
             lost_time=hours(r["lost_time"]), mtbf_source=source,
         )

@@ -38,10 +38,8 @@ import numpy as np
 
 from ..core.errors import UnknownNameError, UserInputError
 from ..core.units import U_HOUR, ureg
-from .base import Result, as_unit, to_si
-from .power import fraction_si
-from .queueing import _f
-
+from .base import Result, as_unit, to_si, plain
+from .inputs import fraction_si
 #: Per-step overhead of DP-SGD over non-private training: (central, (low, high)), by implementation.
 DP_OVERHEAD = {
     "naive": (10.0, (5.0, 50.0)),
@@ -179,16 +177,16 @@ class ResponsibleEngineeringModel:
         sigma = noise_multiplier_si(eps, dl, q, np.ceil(steps))
         central, (low, high) = DP_OVERHEAD[key]
         r = dp_cost_si(base, central, mult)
-        t = lambda x: as_unit(_f(np.asarray(x) / 3600.0), U_HOUR).to(unit)  # noqa: E731
+        t = lambda x: as_unit(plain(np.asarray(x) / 3600.0), U_HOUR).to(unit)  # noqa: E731
         note = ""
         if np.any(np.asarray(sigma) >= 500.0):
             note = "epsilon too small for these settings: noise multiplier hit the search bound (500)"
         return ResponsibleEngineeringResult(
-            dp_slowdown=_f(r["dp_slowdown"]),
+            dp_slowdown=plain(r["dp_slowdown"]),
             dp_slowdown_range=(low * float(np.min(mult)), high * float(np.max(mult))),
             private_training_time=t(r["private_time"]),
             private_training_time_range=(t(np.asarray(base) * low * np.asarray(mult)),
                                          t(np.asarray(base) * high * np.asarray(mult))),
-            noise_multiplier=_f(sigma), epsilon=_f(eps), delta=_f(dl), sampling_rate=_f(q),
-            steps=_f(np.ceil(steps)), method=key, note=note,
+            noise_multiplier=plain(sigma), epsilon=plain(eps), delta=plain(dl), sampling_rate=plain(q),
+            steps=plain(np.ceil(steps)), method=key, note=note,
         )

@@ -26,8 +26,7 @@ import numpy as np
 
 from ..core.errors import UnknownNameError
 from ..core.units import U_FLOP, U_TOKEN, ureg
-from .base import Result, as_unit, to_si
-from .queueing import _f
+from .base import Result, as_unit, to_si, plain
 
 #: Chinchilla parametric-loss fit, Hoffmann et al. 2022, Approach 3, Eq. (10).
 CHINCHILLA_E = 1.69
@@ -90,8 +89,8 @@ class ScalingModel:
         k = to_si(tokens_per_parameter, ureg.dimensionless, what="tokens_per_parameter")
         r = compute_optimal_si(c, k, approach3=(key == "approach3"))
         return ScalingResult(
-            optimal_params=_f(r["params"]), optimal_tokens=as_unit(_f(r["tokens"]), U_TOKEN),
-            tokens_per_parameter=_f(r["tokens_per_parameter"]), predicted_loss=_f(r["loss"]),
-            compute_budget=as_unit(_f(c), U_FLOP), method=key,
+            optimal_params=plain(r["params"]), optimal_tokens=as_unit(plain(r["tokens"]), U_TOKEN),
+            tokens_per_parameter=plain(r["tokens_per_parameter"]), predicted_loss=plain(r["loss"]),
+            compute_budget=as_unit(plain(c), U_FLOP), method=key,
         )
 

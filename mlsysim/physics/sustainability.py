@@ -25,10 +25,9 @@ import numpy as np
 
 from ..core.errors import UnknownNameError, UserInputError
 from ..core.units import U_KG, U_KWH, U_L, ureg
-from .base import Result, as_unit, to_si
-from .power import (DEFAULT_UTILIZATION, IDLE_FRACTION, J_PER_KWH, SECONDS_PER_YEAR, SERVICE_LIFE_YEARS,
-                    fleet_power_si, fleet_si, fraction_si, pue_si, resolve_fleet, resolve_grid, seconds)
-from .queueing import _f
+from .base import Result, as_unit, to_si, plain
+from .inputs import SECONDS_PER_YEAR, fraction_si, pue_si, resolve_fleet, resolve_grid, seconds
+from .power import DEFAULT_UTILIZATION, IDLE_FRACTION, J_PER_KWH, SERVICE_LIFE_YEARS, fleet_power_si, fleet_si
 
 #: Grid used when no ``datacenter`` is given (catalog key).
 DEFAULT_GRID = "US_Avg"
@@ -115,14 +114,14 @@ class SustainabilityModel:
         r = sustainability_si(f["accelerators"], f["nodes"], f["tdp_w"], f["host_power_w"], t, u, p, g["kg_per_j"],
                               g["l_per_j"], embodied, life, offsite_l_per_j=np.asarray(ewif) / J_PER_KWH,
                               idle_fraction=fi)
-        carbon = _f(r["carbon_kg"])
+        carbon = plain(r["carbon_kg"])
         return SustainabilityResult(
-            energy=as_unit(_f(r["facility_energy_j"] / J_PER_KWH), U_KWH),
-            it_energy=as_unit(_f(r["it_energy_j"] / J_PER_KWH), U_KWH),
-            carbon_footprint_kg=carbon, operational_carbon_kg=_f(r["operational_carbon_kg"]),
-            embodied_carbon_kg=_f(r["embodied_carbon_kg"]), carbon_footprint=as_unit(carbon, U_KG),
-            water=as_unit(_f(r["water_l"]), U_L), onsite_water=as_unit(_f(r["onsite_water_l"]), U_L),
-            offsite_water=as_unit(_f(r["offsite_water_l"]), U_L), pue=_f(p),
+            energy=as_unit(plain(r["facility_energy_j"] / J_PER_KWH), U_KWH),
+            it_energy=as_unit(plain(r["it_energy_j"] / J_PER_KWH), U_KWH),
+            carbon_footprint_kg=carbon, operational_carbon_kg=plain(r["operational_carbon_kg"]),
+            embodied_carbon_kg=plain(r["embodied_carbon_kg"]), carbon_footprint=as_unit(carbon, U_KG),
+            water=as_unit(plain(r["water_l"]), U_L), onsite_water=as_unit(plain(r["onsite_water_l"]), U_L),
+            offsite_water=as_unit(plain(r["offsite_water_l"]), U_L), pue=plain(p),
             carbon_intensity=as_unit(region.carbon_intensity.m_as(_U_G_KWH), _U_G_KWH),
-            region=region.name, utilization=_f(u), note="; ".join(notes),
+            region=region.name, utilization=plain(u), note="; ".join(notes),
         )

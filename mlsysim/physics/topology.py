@@ -42,10 +42,8 @@ import numpy as np
 
 from ..core.errors import UnknownNameError, UserInputError
 from ..core.units import ureg
-from .base import Result, as_unit, to_si
-from .power import resolve_entry
-from .queueing import _f
-
+from .base import Result, as_unit, to_si, plain
+from .inputs import resolve_entry
 TOPOLOGIES = ("fat-tree", "rail-optimized", "torus", "dragonfly", "single-node")
 _ALIASES = {"fattree": "fat-tree", "clos": "fat-tree", "railoptimized": "rail-optimized", "rail": "rail-optimized",
             "railonly": "rail-optimized", "torus": "torus", "3dtorus": "torus", "dragonfly": "dragonfly",
@@ -185,9 +183,9 @@ class TopologyModel:
             raise UserInputError(f"num_nodes: a single-node topology has 1 node, got {num_nodes!r}")
         bw = fabric.si["bandwidth"]
         r = topology_si(_CODE[name], nodes, apn, bw, o, radix, dims)
-        gbs = lambda k: as_unit(_f(np.asarray(r[k]) / 1e9), _U_GBS)  # noqa: E731
+        gbs = lambda k: as_unit(plain(np.asarray(r[k]) / 1e9), _U_GBS)  # noqa: E731
         return TopologyResult(
             effective_bw=gbs("effective_bw"), bisection_bw=gbs("bisection_bw"), all_to_all_bw=gbs("all_to_all_bw"),
-            diameter=_f(r["diameter"]), oversubscription=_f(r["oversubscription"]), endpoints=_f(r["endpoints"]),
-            levels=_f(r["levels"]), link_bandwidth=as_unit(bw / 1e9, _U_GBS), topology=name,
+            diameter=plain(r["diameter"]), oversubscription=plain(r["oversubscription"]), endpoints=plain(r["endpoints"]),
+            levels=plain(r["levels"]), link_bandwidth=as_unit(bw / 1e9, _U_GBS), topology=name,
         )

@@ -14,7 +14,8 @@ import numpy as np
 from ...core.catalog import registry
 from ...core.errors import UserInputError
 from ...physics.economics import DEFAULT_AMORTIZATION_YEARS, DEFAULT_MAINTENANCE_RATE, economics_si
-from ...physics.power import DEFAULT_UTILIZATION, SECONDS_PER_YEAR
+from ...physics.inputs import SECONDS_PER_YEAR
+from ...physics.power import DEFAULT_UTILIZATION
 from ...physics.sustainability import sustainability_si
 from ...systems.fleet import default_node, fleet_for
 from .training import best_split

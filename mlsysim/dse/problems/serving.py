@@ -16,7 +16,8 @@ from ...core.catalog import registry
 from ...core.errors import UserInputError
 from ...physics.economics import (DEFAULT_AMORTIZATION_YEARS, DEFAULT_KWH_PRICE, DEFAULT_MAINTENANCE_RATE,
                                   economics_si)
-from ...physics.power import DEFAULT_PUE, DEFAULT_UTILIZATION, SECONDS_PER_HOUR, SECONDS_PER_YEAR
+from ...physics.inputs import SECONDS_PER_HOUR, SECONDS_PER_YEAR
+from ...physics.power import DEFAULT_PUE, DEFAULT_UTILIZATION
 from ...physics.queueing import tail_latency_si
 from ...physics.serving import serving_core
 from .placement import node_of
