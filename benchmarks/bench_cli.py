@@ -13,6 +13,9 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
+
+PLAN = str(Path(__file__).resolve().parents[1] / "examples" / "example_cluster.yaml")
 
 COMMANDS = (
     ["--help"],
@@ -21,6 +24,9 @@ COMMANDS = (
     ["zoo", "hardware"],
     ["--output", "json", "eval", "Llama3_8B", "H100", "--batch-size", "32"],
     ["serve", "Llama3_70B", "H100", "--tp", "4"],
+    # the full shipped parallelism space (nodes <= 64 x tp x pp x cp x microbatch x ZeRO x recompute x SP x vpp)
+    ["optimize", "parallelism", PLAN],
+    ["optimize", "placement", PLAN, "--carbon-tax", "150"],
 )
 
 

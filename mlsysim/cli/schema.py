@@ -21,6 +21,8 @@ RESULT_SCHEMAS = {
     "zoo-summary": "zoo-summary.schema.json",
     "metrics": "metrics.schema.json",
     "error": "error.schema.json",
+    "optimize": "optimize.schema.json",
+    "study": "study.schema.json",
 }
 
 

@@ -40,8 +40,29 @@ def _definitions() -> list[str]:
     return lines
 
 
-ureg = pint.UnitRegistry(None, cache_folder=None, autoconvert_offset_to_baseunit=True)
-ureg.load_definitions(_definitions())
+def _registry() -> pint.UnitRegistry:
+    """Build the registry; pint's parsed definitions are cached on disk (``$MLSYSIM_CACHE_DIR``,
+    default ``~/.cache/mlsysim``), which cuts start-up from ~0.4 s to ~0.05 s. Without a writable
+    cache folder it is built from the definitions in memory."""
+    import os
+
+    cache = pathlib.Path(os.environ.get("MLSYSIM_CACHE_DIR") or pathlib.Path.home() / ".cache" / "mlsysim")
+    defs = cache / f"pint-{pint.__version__}-definitions.txt"
+    try:
+        if not defs.exists():
+            cache.mkdir(parents=True, exist_ok=True)
+            tmp = defs.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text("\n".join(_definitions()) + "\n", encoding="utf-8")
+            tmp.replace(defs)
+        return pint.UnitRegistry(str(defs), cache_folder=str(cache / "pint-cache"),
+                                 autoconvert_offset_to_baseunit=True)
+    except OSError:
+        reg = pint.UnitRegistry(None, cache_folder=None, autoconvert_offset_to_baseunit=True)
+        reg.load_definitions(_definitions())
+        return reg
+
+
+ureg = _registry()
 for _definition in (
     "FLOP = [compute] = FLOP = flop",
     "OP = FLOP = OP = op",
