@@ -275,7 +275,10 @@ def limit_value(raw, spec: MetricSpec, *, what: str) -> float:
             raise UnitError(f"{what}: limit must be finite, got {raw!r}")
         return float(raw)
     q = parse_quantity(raw, expected=spec.pint_unit, what=f"{what} limit")
-    return float(q.m_as(spec.pint_unit))
+    limit = float(q.m_as(spec.pint_unit))
+    if not math.isfinite(limit):  # the same rule as a bare number: 'nan ms' would fail, 'inf ms' always pass
+        raise UnitError(f"{what}: limit must be finite, got {raw!r}")
+    return limit
 
 
 # ------------------------------------------------------------------------------------------------
@@ -629,31 +632,46 @@ def _macro(fleet, grid, days, kwh_price, utilization, rate, notes) -> Lens:
     from .physics.economics import EconomicsModel
     from .physics.sustainability import SustainabilityModel
 
+    import numpy as np
+
     common = {"fleet": fleet, "duration_days": days}
     if utilization is not None:
         common["utilization"] = _fraction(utilization, "utilization")
     metrics: dict[str, Optional[float]] = dict.fromkeys(
         ("tco_usd", "capex_usd", "opex_usd", "hardware_usd", "energy_kwh", "avg_power_kw", "carbon_kg", "water_l"))
-    try:
-        econ = EconomicsModel().solve(**common, grid=grid,
-                                      kwh_price=None if kwh_price is None else _pos_float(kwh_price, "kwh_price"))
-    except UserInputError as exc:
-        if "no price" not in exc.message:
-            raise
-        notes.append(f"cost not computed: {exc.message}")
-        econ = None
+    overflow: list[str] = []
+
+    def mag(name, v, unit):  # _mag, remembering which figures were computed but not finite
+        x = _mag(v, unit)
+        if x is None and v is not None and name not in overflow:
+            overflow.append(name)
+        return x
+
+    with np.errstate(all="ignore"):  # non-finite figures are reported in a note, not warned about
+        try:
+            econ = EconomicsModel().solve(**common, grid=grid,
+                                          kwh_price=None if kwh_price is None else _pos_float(kwh_price, "kwh_price"))
+        except UserInputError as exc:
+            if "no price" not in exc.message:
+                raise
+            notes.append(f"cost not computed: {exc.message}")
+            econ = None
+        sus = SustainabilityModel().solve(**common, datacenter=grid) if grid is not None else None
     if econ is not None:
-        metrics.update(tco_usd=_mag(econ.tco_usd, "USD"), capex_usd=_mag(econ.capex_usd, "USD"),
-                       opex_usd=_mag(econ.opex_usd, "USD"), hardware_usd=_mag(econ.hardware_cost_usd, "USD"),
-                       energy_kwh=_mag(econ.energy, "kWh"))
+        metrics.update(tco_usd=mag("tco_usd", econ.tco_usd, "USD"), capex_usd=mag("capex_usd", econ.capex_usd, "USD"),
+                       opex_usd=mag("opex_usd", econ.opex_usd, "USD"),
+                       hardware_usd=mag("hardware_usd", econ.hardware_cost_usd, "USD"),
+                       energy_kwh=mag("energy_kwh", econ.energy, "kWh"))
         if econ.note:
             notes.append(f"economics: {econ.note}")
-    if grid is not None:
-        sus = SustainabilityModel().solve(**common, datacenter=grid)
-        metrics.update(energy_kwh=_mag(sus.energy, "kWh"), carbon_kg=_mag(sus.carbon_footprint_kg, "kg"),
-                       water_l=_mag(sus.water, "L"))
+    if sus is not None:
+        metrics.update(energy_kwh=mag("energy_kwh", sus.energy, "kWh"),
+                       carbon_kg=mag("carbon_kg", sus.carbon_footprint_kg, "kg"), water_l=mag("water_l", sus.water, "L"))
         if sus.note:
             notes.append(f"sustainability: {sus.note}")
+    if overflow:
+        notes.append(f"macro: {', '.join(overflow)} not finite (the inputs are too large to compute with); "
+                     "reported as null")
     if metrics["energy_kwh"] is not None:
         metrics["avg_power_kw"] = metrics["energy_kwh"] / (days * 24.0)
     elif fleet.hardware.tdp is None:

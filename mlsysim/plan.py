@@ -31,6 +31,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .core.errors import SchemaError, UnknownNameError, UserInputError
+from .core.strict import StrictModel
 from .evaluator import METRICS, resolve_metric
 
 PLAN_VERSION = "1.0"
@@ -38,7 +39,7 @@ _PRECISION = Literal["fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "int8", "fp4
 _METRIC_PATHS = [m.path for m in METRICS] + [f"{m.lens}.metrics.{m.name}" for m in METRICS]
 
 
-class _Strict(BaseModel):
+class _Strict(StrictModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
@@ -167,7 +168,8 @@ class Plan(_Strict):
         except UserInputError as exc:  # e.g. a node type that does not hold this accelerator
             if isinstance(exc, UnknownNameError):
                 raise
-            raise UserInputError(f"{self.where('hardware', 'node')}: {exc.message}", hint=exc.hint) from None
+            field = "nodes" if isinstance(exc, SchemaError) else "node"  # SchemaError: the fleet's node count
+            raise UserInputError(f"{self.where('hardware', field)}: {exc.message}", hint=exc.hint) from None
         is_transformer = getattr(model, "kind", None) == "transformer"
         mode = w.mode or ("training" if is_transformer and not model.encoder_only else "inference")
         precision = w.precision or ("bf16" if mode == "training" else "fp16")
@@ -208,6 +210,16 @@ def _lookup(section: str, name: str, where: str):
 # ------------------------------------------------------------------------------------------------
 class _KeyLineLoader(yaml.SafeLoader):
     """Records the line and column of every mapping key: ``{path tuple: (line, column)}``."""
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """The safe loader, rejecting a key given twice in one mapping (line and column in the error)."""
+
+    def construct_mapping(self, node, deep=False):
+        from .core.catalog import check_unique_keys
+
+        check_unique_keys(node)
+        return super().construct_mapping(node, deep=deep)
 
 
 def _compose_lines(node, path=(), out=None):
@@ -254,7 +266,7 @@ def parse_plan_text(text: str, source: str = "<plan>") -> tuple[Any, dict]:
     """YAML text -> (data, key line map); a syntax error is a SchemaError with line and column."""
     try:
         node = yaml.compose(text, Loader=_KeyLineLoader)
-        data = yaml.load(text, Loader=yaml.SafeLoader)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
@@ -263,6 +275,9 @@ def parse_plan_text(text: str, source: str = "<plan>") -> tuple[Any, dict]:
                           hint="fix the YAML syntax at that position") from None
     except yaml.YAMLError as exc:
         raise SchemaError(f"{source}: malformed YAML: {exc}") from None
+    except Exception as exc:  # PyYAML's constructors leak e.g. IndexError on "!!int " or nesting too deep
+        raise SchemaError(f"{source}: malformed YAML: cannot read a value ({type(exc).__name__}: {exc})",
+                          hint="check explicit tags (!!int, !!float ...) and nesting") from None
     return data, (_compose_lines(node) if node is not None else {})
 
 

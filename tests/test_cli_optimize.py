@@ -77,14 +77,14 @@ def test_objective_and_constraint_overrides():
 @pytest.mark.parametrize("args, needle", [
     (("--objective", "minimize: stepp_time"), "step_time"),          # unknown metric -> suggestion
     (("--constraint", "step_time <= 5 GB"), "[information]"),        # wrong dimension
-    (("--constraint", "step_time <= 1 ns"), "no feasible"),           # nothing satisfies it: not an error
+    (("--constraint", "step_time <= 1 ns"), "no feasible"),           # nothing satisfies it: report, then exit 2
     (("--backend", "simulated-annealing"), "backend"),               # unknown backend
 ])
 def test_bad_search_input(args, needle):
     r = run("optimize", "parallelism", str(PLAN), *args)
     assert "Traceback" not in r.stderr
-    if needle == "no feasible":
-        assert r.returncode == 0 and needle in r.stdout
+    if needle == "no feasible":  # issue #8: the full report, then InfeasibleError (exit 2) on stderr
+        assert r.returncode == 2 and needle in r.stdout and "none of the" in r.stderr
     else:
         assert r.returncode == 2, (r.returncode, r.stderr)
         assert needle in r.stderr.lower() or needle in r.stderr

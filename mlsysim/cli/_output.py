@@ -136,12 +136,15 @@ def error_payload(exc: BaseException, exit_code: int) -> dict:
 
 
 def report_user_error(exc, fmt: str) -> int:
-    """Print an ``MLSysimError`` (no traceback) and return its exit code. A violated assert only
-    gets a stderr line: its full report is already on stdout."""
+    """Print an ``MLSysimError`` (no traceback) and return its exit code. A violated assert (or
+    an error with ``after_report = True``) only gets a stderr line: its full report is already on
+    stdout."""
     from ..core.errors import ConstraintViolation
 
     code = int(getattr(exc, "exit_code", 2))
-    if fmt == "json" and not isinstance(exc, ConstraintViolation):
+    # after a full report (a violated assert; a search with no feasible point) stdout already holds
+    # the one JSON document
+    if fmt == "json" and not isinstance(exc, ConstraintViolation) and not getattr(exc, "after_report", False):
         emit_json(error_payload(exc, code))
     label = "assert violated" if isinstance(exc, ConstraintViolation) else "error"
     info(f"mlsysim: {label}: {exc}")

@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
                "JSON Schemas: the plan (default), catalog entries, command outputs, metric paths."),
     "optimize": ("mlsysim.cli.optimize:app",
                  "Design-space search over a plan: parallelism, placement, hardware, batching."),
+    "study": ("mlsysim.cli.study:app", "Batch studies from YAML: run, resume, workers, report, list."),
 }
 
 SUMMARY = ("First-order analytical models of ML systems: will it fit, how fast is it, what does it "
@@ -57,6 +58,7 @@ EXAMPLES = (
     "mlsysim schema > plan.schema.json",
     "mlsysim optimize parallelism example_cluster.yaml",
     "mlsysim optimize placement example_cluster.yaml --carbon-tax 150",
+    "mlsysim study run studies/quickstart.yaml --out reports/quickstart",
 )
 
 _OPTIONS = (
@@ -144,6 +146,15 @@ def build_app():
         def invoke(self, ctx):
             try:
                 return super().invoke(ctx)
+            except click_exception as exc:  # a usage error (bad option value): click prints it, exit 2
+                fmt = (ctx.obj or {}).get("output", "text") if isinstance(ctx.obj, dict) else "text"
+                if fmt == "json":  # ... and JSON mode still gets its error document on stdout
+                    from ._output import emit_json, error_payload
+
+                    doc = error_payload(exc, getattr(exc, "exit_code", 2))
+                    doc["error"]["message"] = exc.format_message()  # names the option
+                    emit_json(doc)
+                raise
             except passthrough:
                 raise
             except BrokenPipeError:  # `mlsysim ... | head`: the reader left; not an error

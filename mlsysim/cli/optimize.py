@@ -15,8 +15,6 @@ app = typer.Typer(no_args_is_help=True, context_settings={"help_option_names": [
 def _run(ctx, kind: str, plan_path: str, *, space, objective, constraint, winner, backend, sampler, budget, seed,
          jobs, storage, top, output, **preset_kwargs) -> None:
     from ..dse.presets import setup
-    from ..dse.summary import (markdown, objective_line, pareto_table, statistics_lines, varying_config_keys,
-                               winner_lines)
     from ..plan import load_plan
     from .progress import SearchProgress
 
@@ -29,6 +27,24 @@ def _run(ctx, kind: str, plan_path: str, *, space, objective, constraint, winner
         result = dse.run(budget=budget, seed=seed, n_jobs=jobs, storage=storage, progress=progress)
     res = result.to_json()
     res.update(command=f"optimize {kind}", question=s.question, plan=plan_path, context=s.context)
+    _print(fmt, kind, s, res, top)
+    if res.get("winner") is None:  # the documented exit code 2, after the full report (nothing is lost)
+        from ..core.errors import InfeasibleError
+
+        reasons = "; ".join(f"{k} ({v:,})" for k, v in list(res.get("infeasible_reasons", {}).items())[:3])
+        err = InfeasibleError(f"optimize {kind}: none of the {res.get('trials', 0):,} evaluated configurations is "
+                              f"feasible" + (f": {reasons}" if reasons else ""),
+                              hint="relax the constraints (--constraint), widen the search space (--space) or "
+                                   "change the plan; the report above lists why configurations failed")
+        err.after_report = True
+        raise err
+
+
+def _print(fmt, kind, s, res, top) -> None:
+    """The search report in ``fmt`` (JSON: the one document on stdout)."""
+    from ..dse.summary import (markdown, objective_line, pareto_table, statistics_lines, varying_config_keys,
+                               winner_lines)
+
     if fmt == "json":
         emit_json(res)
         return

@@ -15,14 +15,26 @@ from typing import Any, Iterable, Iterator
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
-from .errors import SchemaError, UnknownAttributeError, UnknownNameError
+from .errors import SchemaError, UnknownAttributeError, UnknownNameError, UserInputError
 from .fields import CatalogEntry, normalize_name
+from .strict import BooleanNotNumber
 
 DATA_DIR = pathlib.Path(__file__).resolve().parent.parent / "data"
 LOAD_ORDER = ("hardware", "fabrics", "models", "grids", "nodes", "clusters")
 _GROUP_FIELD = {"hardware": "category", "models": "family"}
 _KIND_LABEL = {"hardware": "hardware", "fabrics": "fabric", "models": "model", "grids": "grid region",
                "nodes": "node", "clusters": "cluster"}
+
+
+def _entry_type(section: str) -> type:
+    """The class every entry of registry ``section`` is an instance of."""
+    from ..hardware.types import HardwareNode
+    from ..infra.types import GridRegion
+    from ..models.types import Workload
+    from ..systems.types import Cluster, Fabric, Node
+
+    return {"hardware": HardwareNode, "fabrics": Fabric, "grids": GridRegion, "nodes": Node, "clusters": Cluster,
+            "models": Workload}[section]
 
 
 def _adapter(section: str) -> TypeAdapter:
@@ -40,10 +52,27 @@ def _adapter(section: str) -> TypeAdapter:
     return TypeAdapter(types[section])
 
 
+def check_unique_keys(node) -> None:
+    """Raise a YAML error (with line and column) for a key given twice in one mapping: YAML
+    loaders keep the last value silently, so ``tdp: 700 W`` ... ``tdp: 70 W`` would lose one."""
+    seen: dict = {}
+    for key, _ in node.value:
+        if not isinstance(key, yaml.ScalarNode) or key.tag == "tag:yaml.org,2002:merge":
+            continue
+        ident = (key.tag, key.value)
+        if ident in seen:
+            raise yaml.constructor.ConstructorError(
+                "while reading a mapping", node.start_mark,
+                f"duplicate key {key.value!r} (first given on line {seen[ident].line + 1})", key.start_mark)
+        seen[ident] = key.start_mark
+
+
 class _LineLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
-    """A YAML loader that records the line of every mapping under the key ``__line__``."""
+    """A YAML loader that records the line of every mapping under the key ``__line__`` and
+    rejects duplicate keys."""
 
     def construct_mapping(self, node, deep=False):
+        check_unique_keys(node)
         mapping = super().construct_mapping(node, deep=deep)
         mapping["__line__"] = node.start_mark.line + 1
         return mapping
@@ -67,6 +96,9 @@ def read_yaml(path: str | pathlib.Path) -> tuple[Any, str]:
                           hint="fix the YAML syntax at that position") from None
     except yaml.YAMLError as exc:
         raise SchemaError(f"{path}: malformed YAML: {exc}") from None
+    except Exception as exc:  # PyYAML's constructors leak e.g. IndexError on "!!int " or nesting too deep
+        raise SchemaError(f"{path}: malformed YAML: cannot read a value ({type(exc).__name__}: {exc})",
+                          hint="check explicit tags (!!int, !!float ...) and nesting") from None
 
 
 def strip_lines(obj):
@@ -84,6 +116,8 @@ def format_validation_error(exc: ValidationError, *, where: str) -> str:
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"] if not (isinstance(p, str) and "[" in p))
         msg = err["msg"].removeprefix("Value error, ")
+        if isinstance(err.get("input"), BooleanNotNumber):
+            msg += f" (got {err['input']!r})"
         lines.append(f"{where}: field '{loc}': {msg}" if loc else f"{where}: {msg}")
     return "\n".join(lines)
 
@@ -130,6 +164,10 @@ class Registry:
     def get(self, name) -> Any:
         """The entry named ``name`` (key, name or alias, case-insensitive); an entry passes through."""
         if isinstance(name, CatalogEntry):
+            if not isinstance(name, _entry_type(self.section)):
+                raise UserInputError(f"expected a {self.label}, got the {type(name).__name__} {name.key!r}",
+                                     hint=f"pass a {self.label} (or its name) here; `mlsysim zoo {self.section}` "
+                                          f"lists them")
             return name
         _ensure_loaded()
         key = self._index.get(normalize_name(name))
@@ -240,6 +278,7 @@ def _load_files(paths: Iterable[pathlib.Path], *, replace: bool) -> dict[str, li
             raise UnknownNameError("catalog section", unknown[0], LOAD_ORDER, where=str(path))
         docs.append((path, data))
     added: dict[str, list] = {s: [] for s in LOAD_ORDER}
+    defined: dict[tuple[str, str], str] = {}  # (section, key) -> where, for keys given twice in one load
     for section in LOAD_ORDER:
         adapter = None
         for path, data in docs:
@@ -263,6 +302,10 @@ def _load_files(paths: Iterable[pathlib.Path], *, replace: bool) -> dict[str, li
                                       hint=f"see `mlsysim schema catalog` for the fields of a {_KIND_LABEL[section]}") from None
                 except UnknownNameError as exc:
                     raise UnknownNameError(exc.kind, exc.name, exc.valid, where=where) from None
+                if (section, entry.key) in defined:
+                    raise SchemaError(f"{where}: key {entry.key!r} is defined twice (also at "
+                                      f"{defined[section, entry.key]})", hint="remove or rename one of the entries")
+                defined[section, entry.key] = where
                 added[section].append(_REGISTRIES[section].add(entry, replace=replace, where=where))
     return added
 

@@ -19,6 +19,9 @@ class MLSysimError(Exception):
     """Base of every error mlsysim raises on purpose."""
 
     exit_code = EXIT_INTERNAL
+    #: True when the command already printed its full report (stdout holds the one JSON document);
+    #: the CLI then only adds the message on stderr.
+    after_report = False
 
     def __init__(self, message: str, *, hint: str | None = None):
         super().__init__(message)
@@ -79,6 +82,7 @@ class ConstraintViolation(MLSysimError):
     """An ``assert`` constraint of a plan does not hold (exit code 3)."""
 
     exit_code = EXIT_CONSTRAINT_VIOLATED
+    after_report = True
 
 
 def closest(name: str, valid: Iterable[str], n: int = 3) -> list[str]:

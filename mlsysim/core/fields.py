@@ -1,12 +1,14 @@
 """Pydantic field types for pint quantities and the common base of every catalog entry."""
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any
 
 import pint
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema, field_validator
+from pydantic import BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema, field_validator
 
+from .strict import StrictModel
 from .units import parse_quantity
 
 _QUANTITY_SCHEMA = {
@@ -26,10 +28,19 @@ def Quantity(expected_unit: str, *, positive: bool = True, allow_zero: bool = Fa
     """
 
     def _validate(value: Any) -> pint.Quantity:
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value != 0:
+            raise ValueError(f"{value!r} has no unit; write the unit explicitly, e.g. '{value} {expected_unit}' "
+                             f"(a number alone is ambiguous: 80 for a memory size is not 80 GB)")
         q = parse_quantity(value, expected=expected_unit, what="value")
         m = q.magnitude
-        if not isinstance(m, (int, float)) or m != m or m in (float("inf"), float("-inf")):
+        try:  # a huge integer ("2**2000 GB") would overflow only later, in the physics
+            finite = isinstance(m, (int, float)) and math.isfinite(float(m))
+        except OverflowError:
+            finite = False
+        if not finite:
             raise ValueError(f"{value!r} is not a finite number with a unit")
+        if isinstance(m, int):
+            q = type(q)(float(m), q.units)
         if positive and (m < 0 or (m == 0 and not allow_zero)):
             raise ValueError(f"{value!r} must be {'>= 0' if allow_zero else '> 0'}")
         return q
@@ -50,7 +61,7 @@ def normalize_name(name: str) -> str:
     return re.sub(r"[\s\-_./()]+", "", str(name).lower())
 
 
-class CatalogEntry(BaseModel):
+class CatalogEntry(StrictModel):
     """Fields shared by every catalog entry.
 
     ``key`` is the Python attribute name (``Hardware.Cloud.H100``), ``name`` the human name;
@@ -73,6 +84,21 @@ class CatalogEntry(BaseModel):
         if not _IDENT.match(v):
             raise ValueError(f"key {v!r} must be a Python identifier (letters, digits, underscores)")
         return v
+
+    @classmethod
+    def build(cls, *, where: str | None = None, **data):
+        """``cls(**data)`` for values a user supplied (a node count, a price ...): a validation
+        error becomes a ``SchemaError`` naming ``where`` and the field, instead of pydantic's."""
+        from pydantic import ValidationError
+
+        try:
+            return cls(**data)
+        except ValidationError as exc:
+            from .catalog import format_validation_error
+            from .errors import SchemaError
+
+            raise SchemaError(format_validation_error(exc, where=where or f"{cls.__name__} {data.get('key', '')!r}"),
+                              hint=f"see `mlsysim schema catalog` for the fields of a {cls.__name__}") from None
 
     def model_copy(self, *, update=None, deep: bool = False):
         """A copy with ``update`` applied and every cached derived value (``si``, peaks) dropped,

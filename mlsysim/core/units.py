@@ -20,6 +20,7 @@ Hot paths never parse unit strings: they use the pre-built unit objects at the b
 from __future__ import annotations
 
 import pathlib
+import re
 
 import pint
 
@@ -125,6 +126,8 @@ def parse_quantity(value, *, expected: str | None = None, what: str = "value") -
                 raise UnitError(f"{what}: a quantity mapping needs 'value' and 'unit' keys, got {sorted(value)}")
             q = Q_(float(value["value"]), str(value["unit"]))
         elif isinstance(value, str):
+            if not any(c.isdigit() for c in value) and not re.search(r"nan|inf", value, re.I):
+                raise UnitError(f"{what}: {value!r} has no number; write a number with its unit, e.g. '80 GB'")
             q = ureg(value.strip())
             if not isinstance(q, pint.Quantity):
                 q = Q_(float(q), expected or "")
@@ -137,8 +140,13 @@ def parse_quantity(value, *, expected: str | None = None, what: str = "value") -
             raise UnitError(f"{what}: expected a quantity such as '80 GB', got {value!r}")
     except UnitError:
         raise
-    except (pint.UndefinedUnitError, pint.errors.DefinitionSyntaxError, ValueError, TypeError, AttributeError) as exc:
-        raise UnitError(f"{what}: cannot read {value!r} as a quantity ({exc})") from None
+    except Exception as exc:  # pint's parser of user text raises many types (TokenError, ZeroDivisionError ...)
+        raise UnitError(f"{what}: cannot read {value!r} as a quantity ({type(exc).__name__}: {exc})") from None
+    if isinstance(value, str) and isinstance(q.magnitude, int):  # "2**2000 GB": an int no float can hold
+        try:
+            q = Q_(float(q.magnitude), q.units)
+        except OverflowError:
+            raise UnitError(f"{what}: {value!r} is too large") from None
     if expected is not None and not q.is_compatible_with(expected):
         raise UnitError(
             f"{what}: {value!r} has units of {q.dimensionality}, but {expected!r} "

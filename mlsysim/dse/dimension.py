@@ -9,12 +9,18 @@ import math
 from typing import Annotated, Literal, Union
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
+
+from ..core.strict import StrictModel
 
 Scalar = Union[int, float, str]
+#: Values one discrete dimension may have: they are materialized as an array (80 MB at this size).
+MAX_VALUES = 10_000_000
+#: Largest magnitude of an integer value: exact in the float64 arithmetic of rules and derived values.
+MAX_INT = 2 ** 53
 
 
-class _Dim(BaseModel):
+class _Dim(StrictModel):
     """Fields every dimension type shares."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -58,6 +64,12 @@ class IntDim(_Dim):
     @classmethod
     def _range(cls, data):
         _check_range(data)
+        if isinstance(data, dict) and _is_int(data.get("low")) and _is_int(data.get("high")):
+            step = data.get("step", 1)
+            if _is_int(step) and step > 0 and (data["high"] - data["low"]) // step + 1 > MAX_VALUES:
+                raise ValueError(f"{(data['high'] - data['low']) // step + 1:,} values (low {data['low']}, high "
+                                 f"{data['high']}, step {step}): at most {MAX_VALUES:,} per dimension; raise 'step', "
+                                 "or use a float dimension")
         return data
 
     def values(self):
@@ -98,6 +110,8 @@ class ChoiceDim(_Dim):
     def _unique(cls, v):
         if any(isinstance(x, bool) for x in v):
             raise ValueError("values must be numbers, not booleans")
+        if any(isinstance(x, int) and abs(x) > MAX_INT for x in v):
+            raise ValueError(f"integer values must be at most {MAX_INT:,} in magnitude")
         if len(set(v)) != len(v):
             raise ValueError(f"values contain duplicates: {v}")
         return sorted(v)
@@ -141,6 +155,8 @@ class FloatDim(_Dim):
         _check_range(data)
         if isinstance(data, dict) and data.get("log") and isinstance(data.get("low"), (int, float)) and data["low"] <= 0:
             raise ValueError(f"a log-scaled dimension needs low > 0, got {data['low']}")
+        if isinstance(data, dict) and _is_int(data.get("grid")) and data["grid"] > MAX_VALUES:
+            raise ValueError(f"grid: {data['grid']:,} points, at most {MAX_VALUES:,} per dimension")
         return data
 
     def values(self):
@@ -158,11 +174,18 @@ Dimension = Annotated[Union[IntDim, Pow2Dim, ChoiceDim, CategoricalDim, FloatDim
 DIM_TYPES = {"int": IntDim, "pow2": Pow2Dim, "choice": ChoiceDim, "categorical": CategoricalDim, "float": FloatDim}
 
 
+def _is_int(x) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
 def _check_range(data):
     if isinstance(data, dict):
         lo, hi = data.get("low"), data.get("high")
         if isinstance(lo, (int, float)) and isinstance(hi, (int, float)) and lo > hi:
             raise ValueError(f"inverted range: low ({lo}) > high ({hi})")
+        for k, v in (("low", lo), ("high", hi)):
+            if _is_int(v) and abs(v) > MAX_INT:
+                raise ValueError(f"{k} = {v} is too large: integers must be at most {MAX_INT:,} in magnitude")
 
 
 def _same(a, b) -> bool:

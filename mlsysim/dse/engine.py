@@ -65,8 +65,13 @@ class DSE:
             progress: Callable[[int, int, dict], None] | None = None) -> SearchResult:
         """Search; ``budget`` = proposed configurations for optimizers (exhaustive ignores it),
         ``storage`` = optuna study storage, ``progress(done, total, best)`` is called as it goes."""
-        if budget is not None and (not isinstance(budget, (int, np.integer)) or budget < 1):
+        if budget is not None and (not isinstance(budget, (int, np.integer)) or isinstance(budget, bool) or budget < 1):
             raise SchemaError(f"budget must be a positive integer, got {budget!r}")
+        if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= seed < 2 ** 32:
+            raise SchemaError(f"seed must be a whole number in [0, 2**32), got {seed!r}",
+                              hint="the random generators of numpy, optuna and pymoo take 32-bit seeds")
+        if not isinstance(n_jobs, (int, np.integer)) or isinstance(n_jobs, bool) or n_jobs == 0:
+            raise SchemaError(f"n_jobs must be a nonzero whole number (-1 = all cores), got {n_jobs!r}")
         ctx = self.bind(problem)
         backend = get_backend(self.backend, self.sampler, **self.backend_options)
         t0 = time.perf_counter()

@@ -46,11 +46,16 @@ def _reduce(fn, args):
 
 
 def _num(x):
-    """Numbers and integer/bool arrays become float64; strings, object arrays and quantities pass."""
+    """Numbers and integer/bool arrays become float64 (numpy scalars for scalars, so that ``4 % 0``
+    and ``2 ** 10000`` give NaN/inf like arrays do instead of raising); strings, object arrays and
+    quantities pass."""
     if isinstance(x, np.ndarray):
         return x.astype(float) if x.dtype.kind in "iub" else x
-    if isinstance(x, (bool, int, np.integer, np.bool_)):
-        return float(x)
+    if isinstance(x, (bool, int, float, np.integer, np.bool_)) and not isinstance(x, np.floating):
+        try:
+            return np.float64(x)
+        except OverflowError:  # an int beyond float64
+            return np.float64(np.inf if x > 0 else -np.inf)
     return x
 
 
@@ -72,12 +77,19 @@ class Expression:
             raise SchemaError(f"{where}: cannot parse {self.text!r}: {exc.msg} at column {exc.offset}",
                               hint="use names, numbers, + - * / // % **, comparisons, and/or/not, "
                                    "min/max/abs/log2") from None
+        except (RecursionError, MemoryError, ValueError):  # nesting too deep for the parser; NUL bytes
+            raise SchemaError(f"{where}: cannot parse {self.text[:80]!r}...: nested too deeply or not text",
+                              hint="simplify the expression") from None
         self.names: frozenset[str] = frozenset()
         names: set[str] = set()
-        self._fn = self._compile(tree.body, names)
+        try:
+            self._fn = self._compile(tree.body, names)
+            self._viol = self._compile_violation(tree.body)
+        except RecursionError:
+            raise SchemaError(f"{where}: expression {self.text[:80]!r}... is nested too deeply",
+                              hint="simplify the expression") from None
         self._tree = tree.body
         self.names = frozenset(names)
-        self._viol = self._compile_violation(tree.body)
 
     # -- pickling: closures are rebuilt from the text ---------------------------------------
     def __getstate__(self):
@@ -143,6 +155,8 @@ class Expression:
                 raise UnknownNameError("function", str(fname), FUNCTIONS, where=f"{self.where}: {self.text!r}")
             if node.keywords or not node.args:
                 raise self._bad(f"{node.func.id}() takes positional arguments only")
+            if node.func.id not in ("min", "max") and len(node.args) != 1:
+                raise self._bad(f"{node.func.id}() takes exactly one argument, got {len(node.args)}")
             fn, args = FUNCTIONS[node.func.id], [c(a) for a in node.args]
             return lambda env: fn(*[_num(a(env)) for a in args])
         raise self._bad(f"{ast.unparse(node)!r} ({type(node).__name__}) is not allowed")
@@ -160,7 +174,18 @@ class Expression:
 
     def __call__(self, env: Mapping[str, Any]):
         with np.errstate(all="ignore"):
-            return self._fn(env)
+            try:
+                return self._fn(env)
+            except (TypeError, ValueError) as exc:
+                if type(exc).__module__.split(".")[0] == "pint":  # unit errors are the caller's to report
+                    raise
+                raise self._type_error(exc) from None
+
+    def _type_error(self, exc: Exception) -> SchemaError:
+        """Arithmetic or a numeric comparison on a categorical (string) value, e.g. ``precision + 1``."""
+        return SchemaError(f"{self.where}: cannot evaluate {self.text!r}: {exc}",
+                           hint="categorical (string) values only compare with == and != to strings, "
+                                "e.g. precision == \"fp8\"")
 
     def mask(self, env: Mapping[str, Any], n: int) -> np.ndarray:
         """The expression as a boolean array of length ``n`` (NaN comparisons are false)."""
@@ -169,7 +194,10 @@ class Expression:
     def violation(self, env: Mapping[str, Any], n: int) -> np.ndarray:
         """0 where the expression holds, a positive graded amount where it does not."""
         with np.errstate(all="ignore"):
-            v = self._viol(env)
+            try:
+                v = self._viol(env)
+            except (TypeError, ValueError) as exc:
+                raise self._type_error(exc) from None
         return np.broadcast_to(np.asarray(v, dtype=float), (n,)).copy()
 
     def _compile_violation(self, node) -> Callable[[Mapping[str, Any]], Any]:

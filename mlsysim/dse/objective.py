@@ -149,7 +149,7 @@ class Constraint:
         if tree is not None and not names:  # a bare number (or arithmetic of numbers)
             number = float(Expression(self.rhs, where=where)({}))
             shown = display_units.get(self.metric) or unit
-            out.value = float(Q_(number, shown).m_as(unit)) if shown != unit else number
+            out.value = _finite(float(Q_(number, shown).m_as(unit)) if shown != unit else number, where)
             return out
         if tree is not None and refs == names:
             return _bind_expression(out, tree, unit, metric_units, constants, where)
@@ -159,16 +159,16 @@ class Constraint:
             unknown = sorted(names - refs) or [self.rhs]
             raise UnknownNameError("metric, constant or unit", unknown[0], list(metric_units) + list(constants),
                                    where=where) from None
-        except (pint.errors.DefinitionSyntaxError, ValueError, TypeError, AttributeError, SyntaxError) as exc:
-            raise UnitError(f"{where}: cannot read {self.rhs!r} as a quantity ({exc})",
+        except Exception as exc:  # pint's parser raises many types on odd text (TokenError, ZeroDivisionError ...)
+            raise UnitError(f"{where}: cannot read {self.rhs!r} as a quantity ({type(exc).__name__}: {exc})",
                             hint="write e.g. '30 ms', '500 t', or '0.9 * capacity'") from None
-        if not isinstance(q, pint.Quantity):
-            q = Q_(float(q), display_units.get(self.metric) or unit)
+        if not isinstance(q, pint.Quantity) or q.unitless:  # a bare number ('nan', 'inf' parse here)
+            q = Q_(float(getattr(q, "magnitude", q)), display_units.get(self.metric) or unit)
         if not q.is_compatible_with(unit):
             raise UnitError(f"{where}: {self.rhs!r} is in {q.units} ({q.dimensionality}), but metric "
                             f"{self.metric!r} is in {unit or 'dimensionless'} ({ureg(unit or '1').dimensionality})",
                             hint=f"compare {self.metric} with a quantity in {display_units.get(self.metric) or unit or 'plain numbers'}")
-        out.value = float(q.m_as(unit))
+        out.value = _finite(float(q.m_as(unit)), where)
         return out
 
     def rhs_values(self, metrics: Mapping[str, np.ndarray], constants: Mapping[str, float] | None = None):
@@ -192,6 +192,14 @@ class Constraint:
             amount = np.maximum(excess, 0.0) / np.maximum(np.abs(rhs), _TINY)
         amount = np.where(np.isnan(amount), NAN_VIOLATION, np.maximum(amount, 1e-12))
         return np.where(held, 0.0, amount)
+
+
+def _finite(value: float, where: str) -> float:
+    """A constraint bound must be a finite number: ``< nan`` holds nowhere and ``< inf`` everywhere."""
+    if not np.isfinite(value):
+        raise SchemaError(f"{where}: the bound is {value}, not a finite number",
+                          hint="give a finite limit such as 'itl <= 30 ms'")
+    return value
 
 
 def _bind_expression(out: Constraint, tree, unit, metric_units, constants, where) -> Constraint:

@@ -37,6 +37,14 @@ QUESTIONS = {
 }
 
 
+def question_text(kind: str, objectives: Sequence[str] | None) -> str:
+    """The question a search answers: the preset's, or its first sentence plus the objectives given."""
+    if not objectives:
+        return QUESTIONS[kind]
+    head = QUESTIONS[kind].split("?")[0] + "?"
+    return f"{head} {' vs '.join(str(o) for o in objectives)}."
+
+
 def spaces_dir() -> pathlib.Path:
     """The shipped ``search_spaces/`` folder (repository top level, next to the package)."""
     here = pathlib.Path(__file__).resolve().parents[2] / "search_spaces"
@@ -143,6 +151,6 @@ def setup(kind: str, plan, *, space=None, objectives: Sequence[str] | None = Non
             sp = sp.with_fixed(hardware=kw["hardware_obj"].key)
         if sla_ms is not None:
             cons.append(f"p99_latency <= {sla_ms} ms")
-    return SearchSetup(kind=kind, question=QUESTIONS[kind], problem=problem, space=sp,
+    return SearchSetup(kind=kind, question=question_text(kind, objectives), problem=problem, space=sp,
                        objectives=list(objectives) if objectives else list(DEFAULT_OBJECTIVES[kind]),
                        constraints=cons, winner=winner, context=context)

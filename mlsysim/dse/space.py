@@ -28,9 +28,10 @@ import pathlib
 from typing import Any, Iterator, Mapping
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from ..core.errors import InfeasibleError, SchemaError, UnknownNameError
+from ..core.strict import BooleanNotNumber, StrictModel
 from .dimension import DIM_TYPES, CategoricalDim, Dimension, FloatDim, IntDim, Scalar
 from .expression import FUNCTIONS, Expression
 
@@ -55,7 +56,7 @@ class RuleCheck:
     code: np.ndarray        # 0 valid, else 1 + index of the first violated rule label
 
 
-class SearchSpace(BaseModel):
+class SearchSpace(StrictModel):
     """A design space; see the module docstring for the schema."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -71,6 +72,7 @@ class SearchSpace(BaseModel):
     _rules: list = PrivateAttr(default_factory=list)
     _when: dict = PrivateAttr(default_factory=dict)
     _checked: bool = PrivateAttr(default=False)
+    _codec: Any = PrivateAttr(default=None)
 
     # -- construction ----------------------------------------------------------------------
     @model_validator(mode="after")
@@ -251,7 +253,12 @@ class SearchSpace(BaseModel):
         out = {k: out[k] for k in self.variables}
         env = self._env(out)
         for k, expr in self._derived:
-            val = np.broadcast_to(np.asarray(expr(env), dtype=float), (n,)).copy()
+            try:
+                val = np.broadcast_to(np.asarray(expr(env), dtype=float), (n,)).copy()
+            except (TypeError, ValueError):
+                raise SchemaError(f"derived.{k}: {expr.text!r} does not give a number for every configuration",
+                                  hint="a derived dimension is numeric; categorical values can only be "
+                                       "compared (precision == \"fp8\")") from None
             out[k] = env[k] = val
         return out
 
@@ -283,7 +290,7 @@ class SearchSpace(BaseModel):
         out = dict(configs)
         n = len(next(iter(out.values())))
         for k, expr in self._when.items():
-            on = expr.mask(self._env(out), n)
+            on = expr.mask({**self.constants, **self.fixed, **out}, n)  # a condition may use a pinned value
             out[k] = np.where(on, out[k], np.asarray(self.dimensions[k].default, dtype=out[k].dtype))
         return out
 
@@ -360,62 +367,93 @@ class SearchSpace(BaseModel):
         return out
 
     # -- encodings for optimizers ----------------------------------------------------------
+    def _encoding(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]:
+        """(lower, upper, is_integer, domains) of the free dimensions, computed once (optimizers
+        decode every offspring batch; recomputing the domains dominated pymoo's repair)."""
+        if self._codec is None:
+            lo, hi, is_int, doms = [], [], [], []
+            for k in self.free:
+                dom = self.dimensions[k].values()
+                doms.append(dom)
+                if dom is None:
+                    d = self.dimensions[k]
+                    lo.append(math.log(d.low) if d.log else d.low)
+                    hi.append(math.log(d.high) if d.log else d.high)
+                    is_int.append(False)
+                else:
+                    lo.append(0)
+                    hi.append(len(dom) - 1)
+                    is_int.append(True)
+            self._codec = (np.array(lo, float), np.array(hi, float), np.array(is_int, bool), doms)
+        return self._codec
+
     def bounds(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(lower, upper, is_integer) of the encoded free dimensions: discrete ones (floats with a
         grid too) as indices 0..k-1, continuous floats as values (their logarithm when ``log``)."""
-        lo, hi, is_int = [], [], []
-        for k in self.free:
-            dom = self.dimensions[k].values()
-            if dom is None:
-                d = self.dimensions[k]
-                lo.append(math.log(d.low) if d.log else d.low)
-                hi.append(math.log(d.high) if d.log else d.high)
-                is_int.append(False)
-            else:
-                lo.append(0)
-                hi.append(len(dom) - 1)
-                is_int.append(True)
-        return np.array(lo, float), np.array(hi, float), np.array(is_int, bool)
+        lo, hi, is_int, _ = self._encoding()
+        return lo.copy(), hi.copy(), is_int.copy()
 
     def decode(self, X: np.ndarray) -> dict[str, np.ndarray]:
         """Encoded matrix (n, len(free)) -> free-dimension values (conditionals canonicalized)."""
         X = np.atleast_2d(np.asarray(X, dtype=float))
-        _, _, is_int = self.bounds()
+        _, _, is_int, doms = self._encoding()
         out = {}
         for j, k in enumerate(self.free):
-            d = self.dimensions[k]
             if is_int[j]:
-                dom = d.values()
+                dom = doms[j]
                 out[k] = dom[np.clip(np.rint(X[:, j]).astype(np.int64), 0, len(dom) - 1)]
             else:
-                out[k] = np.exp(X[:, j]) if d.log else X[:, j].copy()
+                out[k] = np.exp(X[:, j]) if self.dimensions[k].log else X[:, j].copy()
         return self.canonicalize(out)
+
+    def canonicalize_encoded(self, X: np.ndarray) -> np.ndarray:
+        """Encoded rows with each conditional dimension set to (the code of) its default where its
+        condition is false -- ``encode(decode(X))`` for those columns, without the per-value lookups."""
+        X = np.array(X, dtype=float)
+        if not self._when or not len(X):
+            return X
+        values = self.decode(X)
+        _, _, is_int, doms = self._encoding()
+        for j, k in enumerate(self.free):
+            if k not in self._when:
+                continue
+            d = self.dimensions[k]
+            if is_int[j]:
+                code = float(np.flatnonzero(doms[j] == d.default)[0])
+            else:
+                code = math.log(d.default) if d.log else float(d.default)
+            X[:, j] = np.where(values[k] == d.default, code, X[:, j])
+        return X
 
     def encode(self, configs: Mapping[str, np.ndarray]) -> np.ndarray:
         """Free-dimension values -> encoded matrix (inverse of ``decode``)."""
-        _, _, is_int = self.bounds()
+        _, _, is_int, doms = self._encoding()
         cols = []
         for j, k in enumerate(self.free):
             d, v = self.dimensions[k], np.asarray(configs[k])
             if not is_int[j]:
                 cols.append(np.log(v.astype(float)) if d.log else v.astype(float))
                 continue
-            dom = d.values()
-            lookup = {x: i for i, x in enumerate(dom.tolist())}
+            lookup = {x: i for i, x in enumerate(doms[j].tolist())}
             try:
                 cols.append(np.array([lookup[x] for x in v.tolist()], dtype=float))
             except KeyError as exc:
                 raise SchemaError(f"encode: {k} = {exc.args[0]!r} is not one of its values") from None
         return np.column_stack(cols) if cols else np.zeros((len(next(iter(configs.values()))), 0))
 
-    def suggest(self, trial) -> dict[str, Any]:
+    def suggest(self, trial, *, conditional: bool = True) -> dict[str, Any]:
         """Define-by-run suggestion of the free dimensions for an optuna trial; a conditional
-        dimension is suggested only where its condition holds (else it takes its default)."""
+        dimension is suggested only where its condition holds (else it takes its default).
+
+        ``conditional=False`` suggests every free dimension on every trial (a conditional one is
+        still set to its default by ``canonicalize`` before evaluation). Samplers that work on the
+        *intersection* search space (NSGA-II/III, QMC) need this: a dimension missing from some
+        trials is left out of that space and drawn at random on every trial, never inherited."""
         self.check()
         params: dict[str, Any] = {}
         for k in self.free:
             d = self.dimensions[k]
-            expr = self._when.get(k)
+            expr = self._when.get(k) if conditional else None
             if expr is not None and not bool(expr({**self.constants, **self.fixed, **params})):
                 params[k] = d.default
             elif isinstance(d, IntDim):
@@ -449,6 +487,8 @@ def _normalize(data: dict, where: str) -> dict:
     if not (set(data) & _SECTIONS):
         data = {"dimensions": data}
     data = dict(data)
+    if not isinstance(data.get("fixed") or {}, Mapping):
+        raise SchemaError(f"{where}: field 'fixed' must be a mapping of name -> value, got {data['fixed']!r}")
     dims, fixed = {}, dict(data.get("fixed") or {})
     raw_dims = data.get("dimensions") or {}
     if not isinstance(raw_dims, Mapping):
@@ -493,6 +533,8 @@ def _format_errors(exc: ValidationError, raw: dict, where: str) -> str:
         line = _line_of(raw, loc)
         head = f"{where}:{line}" if line else where
         msg = err["msg"].removeprefix("Value error, ")
+        if isinstance(err.get("input"), BooleanNotNumber):
+            msg += f" (got {err['input']!r})"
         lines.append(f"{head}: field '{path}': {msg}" if path else f"{head}: {msg}")
     return "\n".join(lines)
 

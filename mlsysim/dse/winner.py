@@ -7,7 +7,8 @@ Rules (``winner=`` of DSE):
   point farthest from the hyperplane through the front's extreme points, on the ideal side
   (Das 1999, "On characterizing the knee of the Pareto curve..."; Branke et al. 2004, "Finding
   knees in multi-objective optimization"). For two objectives the hyperplane is the line through
-  the two extremes.
+  the two extremes. A front with no point on the ideal side (concave or flat) has no knee: the
+  winner is then the point nearest the normalized ideal point (compromise programming, Zeleny 1973).
 * ``"lexicographic"`` -- best first objective, ties broken by the second, and so on.
 * ``"weighted"`` / ``{"rule": "weighted", "weights": {metric: w}}`` -- minimal weighted sum of
   the objectives normalized over the front (equal weights by default).
@@ -148,6 +149,12 @@ class WinnerRule:
                                                  "as every other feasible one in every objective")
         if kind == "knee":
             i, dist = knee_point(F[pareto])
+            if dist <= 1e-12:  # concave or flat front: no knee bulges toward the ideal point
+                j = nearest_to_ideal(F[pareto])
+                return Choice(int(pareto[j]), label,
+                              f"the {len(pareto)}-point Pareto front has no knee (no point lies on the ideal side of "
+                              f"the hyperplane through its extremes), so the winner is the compromise closest to the "
+                              f"ideal point with each objective normalized over the front (Zeleny 1973)")
             return Choice(int(pareto[i]), label,
                           f"it is the knee of the {len(pareto)}-point Pareto front: farthest ({dist:.3g}, normalized) "
                           f"from the hyperplane through the extremes, where improving one objective starts to cost "
@@ -188,3 +195,10 @@ def knee_point(P: np.ndarray) -> tuple[int, float]:
     dist = (1.0 - N @ normal) / np.linalg.norm(normal)
     i = int(np.argmax(dist))
     return i, float(dist[i])
+
+
+def nearest_to_ideal(P: np.ndarray) -> int:
+    """Index of the point of front ``P`` (minimization) closest to the ideal point after
+    normalizing each objective over the front (the compromise solution; Zeleny 1973)."""
+    N = normalize(P, P.min(axis=0), P.max(axis=0))
+    return int(np.argmin(np.linalg.norm(N, axis=1)))

@@ -5,10 +5,10 @@ from functools import cached_property
 from typing import Literal, Optional
 
 import pint
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import ConfigDict, Field, PrivateAttr, model_validator
 
 from ..core.errors import UnknownNameError
-from ..core.fields import CatalogEntry, Quantity
+from ..core.fields import CatalogEntry, Quantity, StrictModel
 from ..core.units import U_BYTE, U_BYTE_S, U_FLOP_S, U_USD, U_W, ureg
 
 PRECISIONS = ("fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "int8", "fp4", "int4")
@@ -29,7 +29,7 @@ def bytes_per_element(precision: str) -> float:
         raise UnknownNameError("precision", str(precision), PRECISIONS) from None
 
 
-class ComputeSpec(BaseModel):
+class ComputeSpec(StrictModel):
     """Peak dense throughput. ``peak_flops`` is at ``default_precision``; ``precision_flops`` per precision."""
 
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, validate_default=True)
@@ -57,14 +57,14 @@ class ComputeSpec(BaseModel):
         return self.precision_flops.get(p, self.peak_flops) if p != self.default_precision else self.peak_flops
 
 
-class MemorySpec(BaseModel):
+class MemorySpec(StrictModel):
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, validate_default=True)
     capacity: Quantity("byte")
     bandwidth: Quantity("byte/s")
     type: str = ""
 
 
-class InterconnectSpec(BaseModel):
+class InterconnectSpec(StrictModel):
     """Accelerator-to-accelerator link inside a node (NVLink, ICI, xGMI, Infinity Fabric...).
 
     ``bandwidth`` is the datasheet figure per accelerator; ``bidirectional`` says whether it counts

@@ -8,6 +8,7 @@ parameter plus 4·L·s·d_attn for attention scores and values at context length
 """
 from __future__ import annotations
 
+import math
 from functools import cached_property
 from typing import Literal, Optional, Union
 
@@ -17,6 +18,11 @@ from pydantic import Field, model_validator
 from ..core.fields import CatalogEntry, Quantity
 from ..core.units import U_BYTE, U_FLOP
 from ..hardware.types import bytes_per_element
+
+
+#: Largest parameter count a workload may have: 1000x the largest published models (~1e12), so
+#: FLOP and byte counts of any batch stay far inside float64 range.
+MAX_PARAMETERS = 1e15
 
 
 class Workload(CatalogEntry):
@@ -78,6 +84,13 @@ class TransformerWorkload(Workload):
             raise ValueError(f"dense_layers ({self.dense_layers}) > layers ({self.layers})")
         if self.is_mla and None in (self.kv_lora_rank, self.qk_rope_head_dim, self.qk_nope_head_dim, self.v_head_dim):
             raise ValueError("MLA attention needs kv_lora_rank, qk_rope_head_dim, qk_nope_head_dim and v_head_dim")
+        try:  # an absurd architecture (hidden: 1e200) fails here, not as inf or OverflowError in the physics
+            params = float(self.parameters)
+        except OverflowError:
+            params = math.inf
+        if not params <= MAX_PARAMETERS:
+            raise ValueError(f"the architecture has {params:.3g} parameters, more than the {MAX_PARAMETERS:.0e} "
+                             "mlsysim computes with; check layers, hidden, ffn and vocab")
         return self
 
     # ---- architecture -------------------------------------------------------------------
@@ -209,7 +222,7 @@ class CNNWorkload(Workload):
     """A fixed-shape network (CNN, MLP) characterised by measured counts from its paper."""
 
     kind: Literal["cnn"] = "cnn"
-    params: float = Field(gt=0, description="parameter count")
+    params: float = Field(gt=0, le=MAX_PARAMETERS, description="parameter count")
     flops_per_sample: Quantity("FLOP") = Field(description="forward FLOPs per input (2 x multiply-accumulates)")
     activation_bytes_per_sample: Quantity("byte") = Field(
         description="bytes of layer outputs written and read per input at fp16 (scaled for other precisions)")

@@ -70,6 +70,18 @@ def plain(x):
     return a
 
 
+def efficiency_si(value, what: str = "efficiency"):
+    """A fraction of peak in (0, 1] (``None`` passes through: the model's derived default). Every
+    model taking an ``efficiency`` reads it here, so none accepts 1.5 (faster than the hardware)."""
+    if value is None:
+        return None
+    eff = to_si(value, "", what=what)
+    if np.any(np.asarray(eff) > 1):
+        raise UserInputError(f"{what} must be in (0, 1], got {value!r}",
+                             hint="a fraction of peak FLOP/s, e.g. 0.5")
+    return eff
+
+
 def ms(seconds) -> pint.Quantity:
     """SI seconds as a quantity in milliseconds (the display unit of latencies)."""
     return as_unit(np.asarray(seconds) * 1e3 if isinstance(seconds, np.ndarray) else seconds * 1e3, U_MS)

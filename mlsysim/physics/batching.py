@@ -33,7 +33,7 @@ import numpy as np
 
 from ..core.units import U_TOKEN_S, ureg
 from ..hardware.types import bytes_per_element
-from .base import Result, as_unit, gb as _gb, ms as _ms, to_si
+from .base import Result, as_unit, efficiency_si, gb as _gb, ms as _ms, to_si
 from .serving import RUNTIME_RESERVE_BYTES, serving_core
 
 # vLLM's default KV block size (tokens per block): Kwon et al. 2023, Sec. 7.2 (block size 16).
@@ -165,9 +165,7 @@ class ContinuousBatchingModel:
         blk = to_si(block_size, "", what="block_size", integer=True)
         t = to_si(tp_size, "", what="tp_size", integer=True)
         res = None if reserve_len is None else to_si(reserve_len, "", what="reserve_len", integer=True)
-        eff = None if efficiency is None else to_si(efficiency, "", what="efficiency")
-        if eff is not None and np.any(np.asarray(eff) > 1):
-            raise UserInputError(f"efficiency must be in (0, 1], got {efficiency!r}")
+        eff = efficiency_si(efficiency)
         kv_precision = kv_precision or precision
         bytes_per_element(precision), bytes_per_element(kv_precision)
         paged = np.asarray(paged_attention, dtype=bool).astype(float)

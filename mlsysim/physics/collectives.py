@@ -32,7 +32,8 @@ def _ring(size_bytes, n, bandwidth, latency, passes):
     n = np.asarray(n, dtype=float)
     many = n > 1.0
     bw = np.where(many, bandwidth, 1.0)
-    return np.where(many, passes * (_frac(n) * size_bytes / bw + (n - 1.0) * latency), 0.0)
+    with np.errstate(divide="ignore"):  # no link (bandwidth 0) between several ranks: infinite time
+        return np.where(many, passes * (_frac(n) * size_bytes / bw + (n - 1.0) * latency), 0.0)
 
 
 def all_reduce_time(size_bytes, n, bandwidth, latency):

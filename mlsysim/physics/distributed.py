@@ -153,8 +153,8 @@ def distributed_core(model, cluster, *, tp, pp, dp=None, cp=1, ep=1, micro_batch
     cp_bw, cp_lat = group_link(c, t, g, intra_bw, intra_lat, inter_bw, fsi["latency"])
     kv_block = 2.0 * tokens_dev * model.n_kv_heads * model.d_head * act_b / np.minimum(t, model.n_kv_heads)
     cp_comm = np.where(c > 1, layers_stage * 3.0 * (c - 1.0) * p2p_time(kv_block, cp_bw, cp_lat), 0.0)
-    cp_attn = 3.0 * attn_flops / (peak * eff)
-    t_cp = np.maximum(cp_comm - cp_attn, 0.0)
+    attn_math = attn_flops / (peak * eff)                     # the attention part of t_fwd_math
+    t_cp = np.maximum(cp_comm - 3.0 * attn_math, 0.0)         # the K/V passes hide behind attention
 
     moe_frac = (model.moe_layers / L) if model.is_moe else 0.0
     ep_bw, ep_lat = group_link(e, t * c, g, intra_bw, intra_lat, inter_bw, fsi["latency"])
@@ -182,11 +182,17 @@ def distributed_core(model, cluster, *, tp, pp, dp=None, cp=1, ep=1, micro_batch
     grad_expert = expert_params / (t * p * e) * GRAD_BYTES
     t_dp = (all_reduce_time(grad_dense, d * c, dp_bw, dp_lat)
             + all_reduce_time(grad_expert, d / e * c, dp_bw, dp_lat))
-    t_bwd_last = 2.0 * t_fwd_math
-    t_dp_exposed = np.where(ov > 0, np.maximum(t_dp - t_bwd_last, 0.0), t_dp)
     gather = all_gather_time(params_dev * WEIGHT_BYTES, d, dp_bw, dp_lat)
-    t_zero3 = np.where(z >= 3, m * (np.maximum(gather - t_fwd_math, 0.0)
-                                    + np.maximum(gather - 2.0 * t_fwd_math, 0.0)), 0.0)
+    # Overlap windows are disjoint parts of the math (one stretch of compute cannot hide two
+    # transfers; counting it twice made a faster accelerator give a *longer* step): the attention
+    # math hides the CP K/V passes (above), the rest of the forward and backward math hides the
+    # ZeRO-3 parameter gathers, and what the last backward pass has left hides the gradient reduction.
+    lin_math = t_fwd_math - np.where(c > 1, attn_math, 0.0)
+    t_zero3 = np.where(z >= 3, m * (np.maximum(gather - lin_math, 0.0)
+                                    + np.maximum(gather - 2.0 * lin_math, 0.0)), 0.0)
+    t_bwd_last = (2.0 * t_fwd_math - np.where(z >= 3, np.minimum(gather, 2.0 * lin_math), 0.0)
+                  - np.where(c > 1, np.minimum(cp_comm * 2.0 / 3.0, 2.0 * attn_math), 0.0))
+    t_dp_exposed = np.where(ov > 0, np.maximum(t_dp - t_bwd_last, 0.0), t_dp)
     t_optimizer = params_dev / np.where(z >= 1, d, 1.0) * OPTIMIZER_TRAFFIC_BYTES / bw
     step = t_pipeline + t_dp_exposed + t_zero3 + t_optimizer
 

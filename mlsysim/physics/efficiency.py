@@ -82,10 +82,10 @@ def transformer_matmul_efficiency(hidden, ffn, tp, tokens=None, d_half=D_HALF) -
     too; ``d_half`` is the half-efficiency dimension (``roofline_d_half`` for a known device)."""
     hidden = np.asarray(hidden, dtype=float)
     tp = np.asarray(tp, dtype=float)
-    f = size_factor(hidden, np.minimum(hidden, ffn) / tp, d_half=d_half)
-    if tokens is not None:
-        f = f * size_factor(tokens, d_half=d_half)
-    return MATMUL_EFFICIENCY * f
+    dims = (hidden, np.minimum(hidden, ffn) / tp) + (() if tokens is None else (tokens,))
+    # one additive factor over all three GEMM dimensions: a product of per-dimension factors is
+    # not monotone in the device's peak (more FLOP/s could make a layer slower)
+    return MATMUL_EFFICIENCY * size_factor(*dims, d_half=d_half)
 
 
 def compute_efficiency(model, tp=1, hardware=None, precision: str = "bf16") -> np.ndarray | float:

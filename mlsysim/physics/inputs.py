@@ -56,7 +56,11 @@ def fraction_si(value, what: str, *, allow_zero: bool = True, allow_one: bool = 
 def seconds(value, unit: str, what: str, *, allow_zero: bool = False):
     """A duration in seconds; a plain number is taken to be in ``unit`` ('s', 'hour', 'day', 'year')."""
     u = {"s": U_S, "hour": U_HOUR, "day": U_DAY, "year": _U_YEAR}[unit]
-    return to_si(value, u, what=what, positive=True, allow_zero=allow_zero) * _S_PER[unit]
+    t = to_si(value, u, what=what, positive=True, allow_zero=allow_zero) * _S_PER[unit]
+    if not np.all(np.isfinite(t)):  # finite in its unit, infinite in seconds (1e308 days)
+        raise UserInputError(f"{what}: {value!r} is too large to compute with", hint=f"give a duration in {unit}s "
+                             "that fits a floating-point number of seconds (below ~1e300)")
+    return t
 
 
 def pue_si(value, what: str = "pue"):

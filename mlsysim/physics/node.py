@@ -14,7 +14,7 @@ import numpy as np
 
 from ..core.units import U_BYTE, U_FLOP, U_FLOP_PER_BYTE, U_GB, U_MS, U_SAMPLE_S
 from ..hardware.types import bytes_per_element
-from .base import Result, as_unit, to_si
+from .base import Result, as_unit, efficiency_si, to_si
 from .efficiency import MEMORY_EFFICIENCY, compute_efficiency
 
 # Activation bytes written per token per layer in a transformer forward pass: 34·h bytes at 16-bit
@@ -107,10 +107,7 @@ class SingleNodeModel:
         model = registry("models").get(model)
         hardware = registry("hardware").get(hardware)
         b = to_si(batch_size, "", what="batch_size", integer=True)
-        eff = None if efficiency is None else to_si(efficiency, "", what="efficiency")
-        if eff is not None and np.any(np.asarray(eff) > 1):
-            from ..core.errors import UserInputError
-            raise UserInputError(f"efficiency must be in (0, 1], got {efficiency!r}")
+        eff = efficiency_si(efficiency)
         s = None if seq_len is None else to_si(seq_len, "", what="seq_len", integer=True)
         bytes_per_element(precision)  # validates the name
         r = roofline_si(model, hardware, batch_size=b, precision=precision, efficiency=eff, seq_len=s, decode=decode)

@@ -28,7 +28,7 @@ import numpy as np
 
 from ..core.units import U_S, U_TOKEN_S, U_USD, ureg
 from ..hardware.types import bytes_per_element
-from .base import Result, as_unit, gb as _gb, ms as _ms, to_si
+from .base import Result, as_unit, efficiency_si, gb as _gb, ms as _ms, to_si
 from .serving import serving_core
 
 DEFAULT_TOKENS_PER_STEP = 100
@@ -114,9 +114,7 @@ class InferenceScalingModel:
         n = to_si(samples, "", what="samples", integer=True)
         p = to_si(prompt_len, "", what="prompt_len", integer=True)
         t = to_si(tp_size, "", what="tp_size", integer=True)
-        eff = None if efficiency is None else to_si(efficiency, "", what="efficiency")
-        if eff is not None and np.any(np.asarray(eff) > 1):
-            raise UserInputError(f"efficiency must be in (0, 1], got {efficiency!r}")
+        eff = efficiency_si(efficiency)
         kv_precision = kv_precision or precision
         bytes_per_element(precision), bytes_per_element(kv_precision)
         r = reasoning_core(model, hardware, reasoning_steps=steps, tokens_per_step=tps, samples=n, prompt_len=p,

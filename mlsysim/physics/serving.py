@@ -15,7 +15,7 @@ import numpy as np
 
 from ..core.units import U_GB, U_MS, U_TOKEN_S
 from ..hardware.types import bytes_per_element
-from .base import Result, as_unit, to_si
+from .base import Result, as_unit, efficiency_si, to_si
 from .collectives import LINK_EFFICIENCY, all_reduce_time
 from .efficiency import MEMORY_EFFICIENCY, compute_efficiency
 from .node import moe_weight_bytes_touched, transformer_activation_traffic
@@ -63,11 +63,17 @@ def serving_core(model, hardware, *, batch_size, prompt_len, output_len, tp, pre
     kv_total = b * ctx * kv_token
     weights_dev = model.weight_bytes(precision) / t
     mem_dev = weights_dev + kv_total / kv_split + RUNTIME_RESERVE_BYTES
+    # tensor parallelism needs a link between the accelerators: without one (no interconnect in
+    # the catalog) its all-reduces never finish, so the split is infeasible, not merely slow
+    linked = (t <= 1.0) | (np.asarray(link_bw, dtype=float) > 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tokens_per_s = np.where(np.isfinite(itl), b / itl, np.nan)  # never "0 tokens/s" for an endless step
+        e2e = ttft + np.where(o > 1.0, (o - 1.0) * itl, 0.0)
     return {
         "ttft": ttft, "itl": itl, "kv_cache_size": kv_total, "weights_per_device": weights_dev,
         "memory_per_device": mem_dev, "capacity": hardware.si["memory_capacity"] + 0 * mem_dev,
-        "feasible": (mem_dev <= hardware.si["memory_capacity"]) & (np.mod(model.heads, t) == 0),
-        "tokens_per_s": b / itl, "e2e_latency": ttft + np.maximum(o - 1.0, 0.0) * itl,
+        "feasible": (mem_dev <= hardware.si["memory_capacity"]) & (np.mod(model.heads, t) == 0) & linked,
+        "tokens_per_s": tokens_per_s, "e2e_latency": e2e,
         "decode_bound_memory": dec_memory >= dec_compute, "tp_comm_per_token": dec_comm,
     }
 
@@ -107,7 +113,7 @@ class ServingModel:
         s = to_si(seq_len if prompt_len is None else prompt_len, "", what="seq_len", integer=True)
         o = to_si(output_len, "", what="output_len", integer=True, allow_zero=True)
         t = to_si(tp_size, "", what="tp_size", integer=True)
-        eff = None if efficiency is None else to_si(efficiency, "", what="efficiency")
+        eff = efficiency_si(efficiency)
         if np.any(np.mod(model.heads, np.asarray(t)) != 0):
             raise UserInputError(f"tp_size={tp_size!r} must divide the {model.heads} attention heads of {model.name}",
                                  hint="use a divisor of the head count, e.g. 1, 2, 4 or 8")
@@ -118,11 +124,15 @@ class ServingModel:
         feasible = r["feasible"]
         if np.ndim(feasible) == 0:
             need = r["memory_per_device"]
-            reason = "" if feasible else (
-                f"needs {need / 1e9:.1f} GB per device (weights {r['weights_per_device'] / 1e9:.1f} GB + KV "
-                f"{r['kv_cache_size'] / 1e9 / max(1.0, float(np.minimum(t, model.n_kv_heads))):.1f} GB + runtime "
-                f"{RUNTIME_RESERVE_BYTES / 1e9:.0f} GB) but {hardware.name} has {hardware.si['memory_capacity'] / 1e9:.0f} GB: "
-                f"raise tp_size or use a smaller precision")
+            if not feasible and t > 1 and hardware.si["link_bandwidth"] <= 0:
+                reason = (f"{hardware.name} has no accelerator interconnect in the catalog: tensor parallelism "
+                          f"(tp_size={int(t)}) needs one; use tp_size=1 or add the link to the catalog entry")
+            else:
+                reason = "" if feasible else (
+                    f"needs {need / 1e9:.1f} GB per device (weights {r['weights_per_device'] / 1e9:.1f} GB + KV "
+                    f"{r['kv_cache_size'] / 1e9 / max(1.0, float(np.minimum(t, model.n_kv_heads))):.1f} GB + runtime "
+                    f"{RUNTIME_RESERVE_BYTES / 1e9:.0f} GB) but {hardware.name} has "
+                    f"{hardware.si['memory_capacity'] / 1e9:.0f} GB: raise tp_size or use a smaller precision")
             feasible = bool(feasible)
         else:
             reason = ""

@@ -29,7 +29,7 @@ import numpy as np
 
 from ..core.units import U_BYTE_S, U_TOKEN_S, ureg
 from ..hardware.types import bytes_per_element
-from .base import Result, as_unit, gb as _gb, ms as _ms, to_si
+from .base import Result, as_unit, efficiency_si, gb as _gb, ms as _ms, to_si
 from .efficiency import compute_efficiency
 from .node import moe_weight_bytes_touched, transformer_activation_traffic
 
@@ -136,9 +136,7 @@ class WeightStreamingModel:
         s = to_si(seq_len, "", what="seq_len", integer=True)
         bw = (DEFAULT_STREAMING_BANDWIDTH if streaming_bandwidth is None
               else to_si(streaming_bandwidth, U_BYTE_S, what="streaming_bandwidth"))
-        eff = None if efficiency is None else to_si(efficiency, "", what="efficiency")
-        if eff is not None and np.any(np.asarray(eff) > 1):
-            raise UserInputError(f"efficiency must be in (0, 1], got {efficiency!r}")
+        eff = efficiency_si(efficiency)
         kv_precision = kv_precision or precision
         bytes_per_element(precision), bytes_per_element(kv_precision)
         r = streaming_core(model, hardware, batch_size=b, seq_len=s, precision=precision, kv_precision=kv_precision,

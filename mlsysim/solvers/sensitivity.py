@@ -31,7 +31,7 @@ import numpy as np
 
 from ..core.units import ureg
 from ..hardware.types import HardwareNode, bytes_per_element
-from ..physics.base import Result, as_unit, to_si
+from ..physics.base import Result, as_unit, efficiency_si, to_si
 
 SPEC_KEYS = ("peak_flops", "memory_bandwidth", "memory_capacity")
 WORKLOADS = ("auto", "decode", "prefill")
@@ -121,9 +121,7 @@ class SensitivitySolver:
         b = to_si(batch_size, "", what="batch_size", integer=True)
         pct = to_si(perturbation_pct, "", what="perturbation_pct")
         t = to_si(tp_size, "", what="tp_size", integer=True)
-        eff = None if efficiency is None else to_si(efficiency, "", what="efficiency")
-        if eff is not None and eff > 1:
-            raise UserInputError(f"efficiency must be in (0, 1], got {efficiency!r}")
+        eff = efficiency_si(efficiency)
         if np.ndim(b) or np.ndim(pct) or np.ndim(t):
             raise UserInputError("SensitivitySolver evaluates one configuration: pass scalars",
                                  hint="loop, or use the DSE for sweeps")

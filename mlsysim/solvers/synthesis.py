@@ -26,7 +26,7 @@ import pint
 
 from ..core.units import U_BYTE, U_BYTE_S, U_FLOP_S, U_S, U_TOKEN, ureg
 from ..hardware.types import bytes_per_element
-from ..physics.base import Result, as_unit, to_si
+from ..physics.base import Result, as_unit, efficiency_si, to_si
 
 DEFAULT_SEQ_LEN = 2048  # ServingModel's default context
 _MS, _GB, _TB_S, _TFLOP_S = ureg.millisecond, ureg.GB, ureg.TB / ureg.second, ureg.TFLOP / ureg.second
@@ -164,9 +164,7 @@ class SynthesisSolver:
         s = to_si(seq_len if seq_len is not None else min(model.max_seq_len, DEFAULT_SEQ_LEN), "",
                   what="seq_len", integer=True)
         t = to_si(tp_size, "", what="tp_size", integer=True)
-        eff = None if efficiency is None else to_si(efficiency, "", what="efficiency")
-        if eff is not None and np.any(np.asarray(eff) > 1):
-            raise UserInputError(f"efficiency must be in (0, 1], got {efficiency!r}")
+        eff = efficiency_si(efficiency)
         kv_precision = kv_precision or precision
         bytes_per_element(precision), bytes_per_element(kv_precision)
         r = synthesis_core(model, target_itl=target, batch_size=b, seq_len=s, tp=t, precision=precision,

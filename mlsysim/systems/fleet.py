@@ -61,9 +61,10 @@ def fleet_for(hardware, nodes: int = 1, *, node=None, fabric=None, notes: Option
                     accelerators_per_node=1, intra_fabric=fabric, host_power="0 W",
                     source="mlsysim placeholder: one accelerator per node")
     fabric = fabric or default_fabric(node) or _adhoc_fabric(notes)
-    return Cluster(key=f"{node.key}_x{nodes}", name=f"{node.name} x{nodes}", node=node, node_count=int(nodes),
-                   fabric=fabric, topology="fat-tree" if nodes > 1 else "single-node",
-                   source=f"mlsysim plan: {nodes} x {node.key} on {fabric.key}")
+    return Cluster.build(key=f"{node.key}_x{nodes}", name=f"{node.name} x{nodes}", node=node, node_count=int(nodes),
+                         fabric=fabric, topology="fat-tree" if nodes > 1 else "single-node",
+                         source=f"mlsysim plan: {nodes} x {node.key} on {fabric.key}",
+                         where=f"a fleet of {nodes} x {node.key} (nodes)")
 
 
 def single_device_fleet(hardware):

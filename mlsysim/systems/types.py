@@ -105,9 +105,11 @@ class Cluster(CatalogEntry):
         return self.node_count * self.node.accelerators_per_node
 
     def with_nodes(self, node_count: int) -> "Cluster":
-        """The same cluster with another node count."""
-        return self.model_copy(update={"node_count": int(node_count), "key": f"{self.key}_x{node_count}",
-                                       "name": f"{self.node.name} x{node_count}"})
+        """The same cluster with another node count (validated like any cluster)."""
+        fields = {k: getattr(self, k) for k in type(self).model_fields}
+        return Cluster.build(**{**fields, "node_count": node_count, "key": f"{self.key}_x{node_count}",
+                                "name": f"{self.node.name} x{node_count}"},
+                             where=f"cluster {self.key} with {node_count} nodes")
 
 
 Fleet = Union[Cluster]

@@ -7,14 +7,26 @@ kept, and the result says so. With ``n_jobs > 1`` the index range is split into 
 contiguous tasks (each at least one chunk, >= ~20 ms of work) run by joblib -- loky processes
 locally, or a dask/ray cluster inside ``joblib.parallel_config(backend="dask")``. Rows are merged in
 index order, so the result is identical for any ``n_jobs``.
+
+With ``storage`` (a path or SQLAlchemy URL) the search runs through a ``ChunkStore``: the raw index
+range is cut into chunks of ``chunk_size`` that this process (or ``n_jobs`` joblib workers, or
+other processes and machines on the same storage) *claim*, evaluate and store atomically with
+their rows; then every done chunk is merged in chunk order, so the result equals an in-memory run.
+A search killed midway resumes where it stopped (``reset_running=True`` returns the chunks a dead
+process held to the queue at once; otherwise they are claimed again when their lease expires).
+The chunks of one search are keyed by ``storage_key`` (problem, space, objectives, constraints,
+seed, chunk size). Options: ``reset_running``, ``lease_s`` (1800), ``poll_s`` (0.5, waiting for other workers).
 """
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
+import time
 
 import numpy as np
 
-from ...core.errors import SchemaError
+from ...core.errors import SchemaError, StorageError
 from ..pareto import pareto_indices
 from ..table import Table
 from .base import Backend, Outcome, SearchContext
@@ -62,24 +74,26 @@ def scan(ctx: SearchContext, start: int, stop: int, chunk_size: int, max_rows: i
 
 
 class ExhaustiveBackend(Backend):
-    """Options: ``chunk_size`` (default 2**18), ``max_trials`` (default 2,000,000)."""
+    """Options: ``chunk_size`` (default 2**18), ``max_trials`` (default 2,000,000); with a storage
+    also ``reset_running``, ``lease_s`` and ``poll_s`` (see the module docstring)."""
 
     name = "exhaustive"
 
     def run(self, ctx, *, budget=None, seed=0, n_jobs=1, storage=None, progress=None) -> Outcome:
         space = ctx.space
-        size = space.size
-        if size is None:
-            cont = [k for k in space.free if space.dimensions[k].values() is None]
-            raise SchemaError(f"exhaustive search needs a finite space, but float dimension(s) {cont} have no 'grid'",
-                              hint="add `grid: N` to them, or use backend='optuna' / 'pymoo'")
+        size = finite_size(ctx)
         chunk = int(self.options.get("chunk_size", DEFAULT_CHUNK))
         max_trials = int(self.options.get("max_trials", MAX_TRIALS))
-        notes = []
-        if budget is not None and budget < size:
-            notes.append(f"budget={budget} ignored: exhaustive search evaluates all {size:,} raw points")
+        notes = budget_notes(budget, size)
+        if storage is not None and _journal(storage):
+            notes.append(f"storage {storage!s} is an optuna journal file; exhaustive chunks need an SQL database "
+                         "(a .db file or a URL), so this search ran in memory")
+            storage = None
+        if storage is not None:
+            return self._run_stored(ctx, storage, seed=seed, n_jobs=n_jobs, chunk=chunk, max_trials=max_trials,
+                                    progress=progress, notes=notes)
         if n_jobs == 1 or size <= chunk:
-            bounds = [(lo, min(lo + chunk, size)) for lo in range(0, size, chunk)]
+            bounds = chunk_bounds(size, chunk)
             parts = (scan(ctx, lo, hi, chunk, max_trials) for lo, hi in bounds)
         else:
             from ..parallel import effective_n_jobs, parallel_map
@@ -107,17 +121,221 @@ class ExhaustiveBackend(Backend):
                 tables = None
             if progress is not None:
                 progress(hi, size, ctx.best_summary(ctx.F(front), front["feasible"]) if len(front) else {})
-        if n_valid == 0:
-            raise space.infeasible(fails, n_raw)
-        truncated = tables is None
-        if truncated:
-            order = np.argsort(front["_index"], kind="stable")
-            table, pareto = front.take(order), np.arange(len(front))
-            notes.append(f"{n_valid:,} configurations evaluated; more than max_trials={max_trials:,}, so only the "
-                         f"Pareto front ({len(front):,} rows) was kept")
+        return _outcome(ctx, tables, front, n_raw, n_valid, n_feas, fails, max_trials, notes)
+
+    def _run_stored(self, ctx, storage, *, seed, n_jobs, chunk, max_trials, progress, notes) -> Outcome:
+        from ..chunk_store import ChunkStore
+
+        store = storage if isinstance(storage, ChunkStore) else ChunkStore(str(storage))
+        lease = float(self.options.get("lease_s", LEASE_DEFAULT))
+        job = open_chunks(ctx, store, seed=seed, chunk_size=chunk, max_trials=max_trials)
+        if self.options.get("reset_running"):
+            n = store.reset_running(job.key)
+            if n:
+                notes.append(f"{n} chunk(s) left running by an earlier process were evaluated again")
+        if n_jobs != 1:
+            from ..parallel import effective_n_jobs, parallel_map
+
+            workers = min(effective_n_jobs(n_jobs), len(job.bounds))
+            list(parallel_map(work_chunks_at, [(ctx, store.url, job, lease)] * workers, n_jobs=workers))
+        work_chunks(ctx, store, job, lease_s=lease, progress=progress)
+        wait_chunks(ctx, store, job, lease_s=lease, poll_s=float(self.options.get("poll_s", 0.5)), progress=progress)
+        return merge_chunks(ctx, store, job, max_trials=max_trials, notes=notes)
+
+
+# -- helpers shared by the in-memory and the stored search -------------------------------------
+LEASE_DEFAULT = 1800.0
+
+
+def _journal(storage) -> bool:
+    text = str(storage)
+    return "://" not in text and text.endswith((".log", ".journal", ".jsonl"))
+
+
+def finite_size(ctx: SearchContext) -> int:
+    space = ctx.space
+    if space.size is None:
+        cont = [k for k in space.free if space.dimensions[k].values() is None]
+        raise SchemaError(f"exhaustive search needs a finite space, but float dimension(s) {cont} have no 'grid'",
+                          hint="add `grid: N` to them, or use backend='optuna' / 'pymoo'")
+    return int(space.size)
+
+
+def budget_notes(budget, size: int) -> list[str]:
+    if budget is not None and budget < size:
+        return [f"budget={budget} ignored: exhaustive search evaluates all {size:,} raw points"]
+    return []
+
+
+def chunk_bounds(size: int, chunk: int) -> list[tuple[int, int]]:
+    return [(lo, min(lo + chunk, size)) for lo in range(0, size, chunk)]
+
+
+def _outcome(ctx, tables, front, n_raw, n_valid, n_feas, fails, max_trials, notes, extra=None) -> Outcome:
+    space = ctx.space
+    if n_valid == 0:
+        raise space.infeasible(fails, n_raw)
+    truncated = tables is None
+    if truncated:
+        order = np.argsort(front["_index"], kind="stable")
+        table, pareto = front.take(order), np.arange(len(front))
+        notes.append(f"{n_valid:,} configurations evaluated; more than max_trials={max_trials:,}, so only the "
+                     f"Pareto front ({len(front):,} rows) was kept")
+    else:
+        table, pareto = Table.concat(tables), None
+    counts = {"raw": int(n_raw), "valid": int(n_valid), "feasible": int(n_feas),
+              "rule_fail": {label: int(f) for label, f in zip(space.rule_labels, fails)}}
+    return Outcome(table=table, evaluations=int(n_valid), proposals=int(n_valid), sampler=None,
+                   valid_size=int(n_valid), pareto=pareto, truncated=truncated, counts=counts, notes=notes,
+                   extra=dict(extra or {}))
+
+
+# -- the stored (resumable, distributed) search ------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class ChunkJob:
+    """What a worker needs to take part in one stored exhaustive search."""
+
+    key: str
+    bounds: tuple
+    chunk_size: int
+    keep_rows: bool     # store every row (space.size <= max_trials) or only each chunk's front
+
+
+def storage_key(ctx: SearchContext, seed: int, chunk_size: int = DEFAULT_CHUNK) -> str:
+    """The chunks' study key: a hash of (problem id, space, objectives, constraints, seed) and the
+    chunk size (another chunking is another queue, never a conflict); the order of the space's
+    columns is part of it (it fixes the meaning of a raw index)."""
+    key = json.dumps({"problem": ctx.problem_id(), "space": ctx.space.fingerprint(), "order": ctx.space.names,
+                      "objectives": [str(o) for o in ctx.objectives], "constraints": [c.text for c in ctx.constraints],
+                      "seed": int(seed), "chunk_size": int(chunk_size)}, sort_keys=True, default=str)
+    return "exhaustive-" + hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def chunk_job(ctx: SearchContext, *, seed: int = 0, chunk_size: int = DEFAULT_CHUNK,
+              max_trials: int = MAX_TRIALS) -> ChunkJob:
+    """The chunks of this search (nothing is written: see ``open_chunks``)."""
+    size = finite_size(ctx)
+    chunk_size = int(chunk_size)
+    if chunk_size < 1:
+        raise SchemaError(f"chunk_size must be a positive integer, got {chunk_size}")
+    return ChunkJob(storage_key(ctx, seed, chunk_size), tuple(chunk_bounds(size, chunk_size)), chunk_size,
+                    keep_rows=size <= int(max_trials))
+
+
+def open_chunks(ctx: SearchContext, store, *, seed: int = 0, chunk_size: int = DEFAULT_CHUNK,
+                max_trials: int = MAX_TRIALS) -> ChunkJob:
+    """Create (or find) the chunk rows of this search in ``store``."""
+    job = chunk_job(ctx, seed=seed, chunk_size=chunk_size, max_trials=max_trials)
+    meta = {"kind": "exhaustive", "problem": ctx.problem_id(), "space_size": job.bounds[-1][1],
+            "chunk_size": job.chunk_size, "objectives": [str(o) for o in ctx.objectives],
+            "constraints": [c.text for c in ctx.constraints], "seed": int(seed), "keep_rows": job.keep_rows}
+    store.open_study(job.key, list(job.bounds), meta)
+    return job
+
+
+def _chunk_info(ctx: SearchContext, part: _Part) -> dict:
+    from ..chunk_store import INFO_FRONT_MAX
+
+    info = {"raw": part.n_raw, "valid": part.n_valid, "feasible": part.n_feasible}
+    if len(part.front) and len(part.front) <= INFO_FRONT_MAX:
+        info["front"] = ctx.F(part.front).tolist()
+    return info
+
+
+def work_chunks(ctx: SearchContext, store, job: ChunkJob, *, worker: str | None = None, lease_s: float = LEASE_DEFAULT,
+                progress=None, max_chunks: int | None = None) -> int:
+    """Claim, evaluate and store chunks until none is left to claim; returns how many this call did."""
+    from ..chunk_store import pack, worker_id
+
+    worker = worker or worker_id()
+    size = job.bounds[-1][1] if job.bounds else 0
+    done = 0
+    while max_chunks is None or done < max_chunks:
+        got = store.claim(job.key, worker, lease_s)
+        if got is None:
+            break
+        chunk, lo, hi = got
+        part = scan(ctx, lo, hi, job.chunk_size, (hi - lo) if job.keep_rows else -1)
+        counts = {"raw": part.n_raw, "valid": part.n_valid, "feasible": part.n_feasible,
+                  "rule_fail": part.rule_fail.tolist(), "front_only": not job.keep_rows}
+        payload = pack(part.table if job.keep_rows else part.front, counts)
+        if store.complete(job.key, chunk, worker, payload, _chunk_info(ctx, part)):
+            done += 1
+        if progress is not None:
+            progress(store.progress(job.key)["raw_done"], size, {})
+    return done
+
+
+def work_chunks_at(ctx: SearchContext, url: str, job: ChunkJob, lease_s: float = LEASE_DEFAULT) -> int:
+    """``work_chunks`` in another process (a joblib task): opens its own connection."""
+    from ..chunk_store import ChunkStore
+
+    store = ChunkStore(url)
+    try:
+        return work_chunks(ctx, store, job, lease_s=lease_s)
+    finally:
+        store.dispose()
+
+
+def wait_chunks(ctx: SearchContext, store, job: ChunkJob, *, lease_s: float = LEASE_DEFAULT, poll_s: float = 0.5,
+                progress=None, timeout_s: float | None = None) -> None:
+    """Wait until every chunk is done, taking over chunks whose lease expired."""
+    t0 = time.monotonic()
+    size = job.bounds[-1][1] if job.bounds else 0
+    while True:
+        p = store.progress(job.key)
+        if p["todo"] == 0 and p["running"] == 0:
+            return
+        if p["todo"]:
+            work_chunks(ctx, store, job, lease_s=lease_s, progress=progress)
+            continue
+        if progress is not None:
+            progress(p["raw_done"], size, {})
+        if timeout_s is not None and time.monotonic() - t0 > timeout_s:
+            raise StorageError(f"timed out after {timeout_s:g} s waiting for {p['running']} chunk(s) held by other "
+                               f"workers of {job.key}", hint="if those workers died, resume with --resume")
+        work_chunks(ctx, store, job, lease_s=lease_s, progress=progress)  # expired leases
+        time.sleep(poll_s)
+
+
+def merge_chunks(ctx: SearchContext, store, job: ChunkJob, *, max_trials: int = MAX_TRIALS,
+                 notes: list[str] | None = None) -> Outcome:
+    """Every done chunk merged in chunk order into one Outcome (what an in-memory run returns)."""
+    from ..chunk_store import unpack
+
+    notes = list(notes or [])
+    parts = store.done_parts(job.key)
+    if len(parts) != len(job.bounds):
+        p = store.progress(job.key)
+        raise StorageError(f"search {job.key} is not finished: {p['done']} of {len(job.bounds)} chunks done "
+                           f"({p['running']} running, {p['todo']} to do)",
+                           hint="finish it first (`mlsysim study run FILE --resume`, or a `study worker`)")
+    space = ctx.space
+    tables: list[Table] | None = []
+    fronts, kept = [], 0
+    n_raw = n_valid = n_feas = 0
+    fails = np.zeros(len(space.rule_labels), dtype=np.int64)
+    for _chunk, _lo, _hi, payload in parts:
+        table, counts = unpack(payload)
+        n_raw += counts["raw"]
+        n_valid += counts["valid"]
+        n_feas += counts["feasible"]
+        fails += np.asarray(counts["rule_fail"], dtype=np.int64)
+        table = table if table is not None else Table()
+        if counts.get("front_only"):
+            fronts.append(table)
+            tables = None
+            continue
+        fronts.append(table)
+        if tables is not None and kept + len(table) <= max_trials:
+            tables.append(table)
+            kept += len(table)
         else:
-            table, pareto = Table.concat(tables), None
-        counts = {"raw": n_raw, "valid": n_valid, "feasible": n_feas,
-                  "rule_fail": {label: int(f) for label, f in zip(space.rule_labels, fails)}}
-        return Outcome(table=table, evaluations=n_valid, proposals=n_valid, sampler=None, valid_size=n_valid,
-                       pareto=pareto, truncated=truncated, counts=counts, notes=notes)
+            tables = None
+    front = Table()
+    if tables is None:  # truncated: the front of every chunk's rows (or stored fronts)
+        for t in fronts:
+            f = _front(ctx, t) if len(t) else t
+            front = _front(ctx, Table.concat([front, f])) if len(front) else f
+    return _outcome(ctx, tables, front, n_raw, n_valid, n_feas, fails, max_trials, notes,
+                    extra={"study_key": job.key, "chunks": len(job.bounds)})

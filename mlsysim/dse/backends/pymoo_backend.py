@@ -34,6 +34,12 @@ def _reference_directions(n_obj: int, pop_size: int):
     return get_reference_directions("das-dennis", n_obj, n_partitions=p)
 
 
+def row_keys(X) -> list[bytes]:
+    """Hashable keys of the rows of an encoded matrix."""
+    X = np.ascontiguousarray(np.atleast_2d(np.asarray(X, dtype=float)))
+    return [r.tobytes() for r in X]
+
+
 def _classes():
     """pymoo subclasses, built on first use so that importing this module stays light."""
     from pymoo.core.problem import Problem
@@ -48,8 +54,10 @@ def _classes():
             super().__init__(n_var=len(xl), n_obj=len(ctx.objectives), n_ieq_constr=0 if penalty else 1,
                              xl=xl, xu=xu, elementwise=False)
             self.ctx, self.log, self.penalty, self.progress, self.budget = ctx, log, penalty, progress, budget
+            self.seen: set[bytes] = set()  # encoded (repaired) rows proposed so far, for HistoryDuplicates
 
         def _evaluate(self, X, out, *args, **kwargs):
+            self.seen.update(row_keys(X))
             rows = self.log.submit(self.ctx.space.decode(X))
             F, V = self.log.penalized_F(rows), self.log.V[rows]
             if self.penalty:
@@ -70,10 +78,8 @@ def _classes():
 
         def _do(self, problem, X, **kwargs):
             X = np.clip(np.asarray(X, dtype=float), self.xl, self.xu)
-            X[:, self.is_int] = np.rint(X[:, self.is_int])
-            if self.ctx.space._when:
-                X = self.ctx.space.encode(self.ctx.space.decode(X))
-            return X
+            X[:, self.is_int] = np.rint(X[:, self.is_int]) + 0.0  # + 0.0: no -0.0, rows compare by bytes
+            return self.ctx.space.canonicalize_encoded(X)
 
     class MixedSampling(Sampling):
         """Uniform integers for discrete variables, uniform reals for continuous ones."""
@@ -86,21 +92,75 @@ def _classes():
                                                size=(n_samples, int(ints.sum())))
             return X
 
+    class ValidSampling(MixedSampling):
+        """The initial population drawn from the *valid* points (``SearchSpace.sample`` filters by
+        the rules), topped up uniformly if the rules leave too few: on the parallelism space only
+        ~36% of uniform draws are valid, so a uniform first generation wastes ~2/3 of its budget."""
+
+        def __init__(self, ctx: SearchContext):
+            super().__init__()
+            self.ctx = ctx
+
+        def _do(self, problem, n_samples, *args, random_state=None, **kwargs):
+            rng = np.random.default_rng(random_state.integers(2 ** 63))
+            got = self.ctx.space.sample(n_samples, rng, max_draws=8)
+            n = len(next(iter(got.values()))) if got else 0
+            X = self.ctx.space.encode({k: got[k] for k in self.ctx.space.free}) if n else np.zeros((0, problem.n_var))
+            if n < n_samples:
+                X = np.vstack([X, super()._do(problem, n_samples - n, random_state=random_state)])
+            return X
+
+    from pymoo.core.duplicate import DuplicateElimination
+
+    class HistoryDuplicates(DuplicateElimination):
+        """Offspring equal to a configuration already proposed in this search (or to another
+        offspring) are dropped and mating tries again. pymoo's default only compares with the
+        current population, so NSGA-II re-proposed ~1 evaluated configuration in 2 on the
+        parallelism space; ``budget`` counts proposals, so each of those was budget lost. Rows are
+        compared by their bytes: after ``SpaceRepair`` an encoded row is canonical."""
+
+        def __init__(self, seen: set):
+            super().__init__()
+            self.seen = seen
+
+        def do(self, pop, *args, return_indices=False, to_itself=True):
+            if len(pop) == 0:
+                return (pop, [], []) if return_indices else pop
+            new: set[bytes] = set()
+            for other in args:
+                if other is not None and len(other):
+                    new.update(k for k in row_keys(other.get("X")) if k not in self.seen)
+            keep = []
+            for i, k in enumerate(row_keys(pop.get("X"))):
+                if k in self.seen or k in new:
+                    continue
+                keep.append(i)
+                if to_itself:
+                    new.add(k)
+            if return_indices:
+                return pop[keep], keep, sorted(set(range(len(pop))) - set(keep))
+            return pop[keep]
+
     from pymoo.core.termination import Termination
 
     class EvalsOrExhausted(Termination):
-        """pymoo's n_eval budget, or stop once every valid configuration has been evaluated."""
+        """pymoo's n_eval budget, or stop once every valid configuration has been evaluated. The
+        last generation is shortened to what is left of the budget (pymoo would otherwise finish
+        a whole generation past it)."""
 
-        def __init__(self, budget: int, log: TrialLog, valid_size: int | None):
+        def __init__(self, budget: int, log: TrialLog, valid_size: int | None, trim: bool):
             super().__init__()
-            self.budget, self.log, self.valid_size = budget, log, valid_size
+            self.budget, self.log, self.valid_size, self.trim = budget, log, valid_size, trim
 
         def _update(self, algorithm):
             if self.valid_size is not None and self.log.evaluations >= self.valid_size:
                 return 1.0
+            left = self.budget - algorithm.evaluator.n_eval
+            if self.trim and left > 0 and getattr(algorithm, "pop_size", None):
+                algorithm.n_offsprings = min(algorithm.pop_size, left)
             return algorithm.evaluator.n_eval / self.budget
 
-    return VectorProblem, SpaceRepair, MixedSampling, EvalsOrExhausted
+    return VectorProblem, SpaceRepair, MixedSampling, EvalsOrExhausted, ValidSampling, HistoryDuplicates
 
 
 class PymooBackend(Backend):
@@ -129,12 +189,14 @@ class PymooBackend(Backend):
         pop = int(self.options.get("pop_size") or max(4, min(100, budget // 10, (valid_size or 10 ** 9) // 2)))
         notes += [] if n_jobs == 1 else ["pymoo evaluates each generation in one vectorized call; n_jobs is not used"]
 
-        VectorProblem, SpaceRepair, MixedSampling, EvalsOrExhausted = _classes()
+        VectorProblem, SpaceRepair, MixedSampling, EvalsOrExhausted, ValidSampling, HistoryDuplicates = _classes()
         log = TrialLog(ctx)
         problem = VectorProblem(ctx, log, penalty=(algo == "moead"), progress=progress, budget=budget)
-        ops = dict(sampling=MixedSampling(), crossover=SBX(prob=0.9, eta=3.0, vtype=float),
+        sampling = ValidSampling(ctx) if self.options.get("valid_start", True) else MixedSampling()
+        ops = dict(sampling=sampling, crossover=SBX(prob=0.9, eta=3.0, vtype=float),
                    mutation=PM(eta=3.0, vtype=float), repair=SpaceRepair(ctx))
-        dup = bool(self.options.get("eliminate_duplicates", True))
+        dup_opt = self.options.get("eliminate_duplicates", "history")
+        dup = HistoryDuplicates(problem.seen) if dup_opt == "history" else bool(dup_opt)
         if algo == "nsga2":
             from pymoo.algorithms.moo.nsga2 import NSGA2
 
@@ -156,7 +218,8 @@ class PymooBackend(Backend):
             algorithm = GA(pop_size=pop, eliminate_duplicates=dup, **ops)
         if hasattr(algorithm, "mating"):  # give up sooner on duplicate-free offspring in small spaces
             algorithm.mating.n_max_iterations = int(self.options.get("mating_iterations", 20))
-        minimize(problem, algorithm, EvalsOrExhausted(budget, log, valid_size), seed=int(seed), verbose=False,
+        trim = algo != "moead" and bool(self.options.get("exact_budget", True))
+        minimize(problem, algorithm, EvalsOrExhausted(budget, log, valid_size, trim), seed=int(seed), verbose=False,
                  copy_algorithm=False)
         if valid_size is not None and log.evaluations >= valid_size:
             notes.append(f"stopped early: all {valid_size:,} valid configurations have been evaluated")

@@ -18,7 +18,7 @@ from ...physics.inputs import SECONDS_PER_YEAR
 from ...physics.power import DEFAULT_UTILIZATION
 from ...physics.sustainability import sustainability_si
 from ...systems.fleet import default_node, fleet_for
-from .training import best_split
+from .training import best_split, train_tokens_of
 
 PLACEMENT_METRICS = {
     "cost_usd": "USD", "tco_usd": "USD", "carbon_tax_usd": "USD", "carbon_kg": "kg", "energy": "J",
@@ -52,7 +52,7 @@ class PlacementProblem:
         self.seq_len = int(seq_len or min(model.max_seq_len, 8192))
         self.precision = precision
         self.tax = float(carbon_tax_usd_per_t)
-        self.train_tokens = float(train_tokens or 20.0 * model.parameters)  # Hoffmann et al. 2022
+        self.train_tokens = train_tokens_of(model, train_tokens)  # default: Hoffmann et al. 2022
         self.region = None if region is None else registry("grids").get(region)
         self.utilization = float(utilization)
         self.metric_units = dict(PLACEMENT_METRICS)

@@ -102,7 +102,7 @@ class BatchingProblem:
                 out[k][rows] = v
             fits, stable = r["feasible"], q["stable"]
             feasible[rows] = fits & stable & np.isfinite(values["usd_per_Mtoken"])
-            reason[rows] = np.where(~fits, "does not fit in device memory (or tp does not divide the heads)",
+            reason[rows] = np.where(~fits, "does not fit in device memory (or tp does not divide the heads, or tp > 1 without an accelerator link)",
                                     np.where(~stable, f"unstable: {self.qps:g} req/s exceeds the replicas' capacity",
                                              np.where(np.isfinite(values["usd_per_Mtoken"]), "",
                                                       f"no price for {hw.name} in the catalog")))

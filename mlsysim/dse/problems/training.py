@@ -62,6 +62,23 @@ def training_metrics(model, cluster, configs: dict, *, global_batch, seq_len, pr
     }
 
 
+def train_tokens_of(model, train_tokens) -> float:
+    """The run's token budget: ``train_tokens`` (a positive finite number), else the compute-optimal
+    ~20 tokens per parameter (Hoffmann et al. 2022)."""
+    if train_tokens is None:
+        return 20.0 * model.parameters
+    try:
+        t = float(train_tokens)
+    except (TypeError, ValueError):
+        t = float("nan")
+    if isinstance(train_tokens, bool) or not (np.isfinite(t) and t > 0):
+        from ...core.errors import UserInputError
+
+        raise UserInputError(f"train_tokens must be a positive number of tokens, got {train_tokens!r}",
+                             hint="e.g. 1.5e13, or leave it out for ~20 tokens per parameter")
+    return t
+
+
 class ParallelismProblem:
     """How many nodes, split how? ``model`` trained on up to ``cluster.node_count`` nodes of
     ``cluster.node`` with ``global_batch`` sequences of ``seq_len`` tokens per step."""
@@ -76,7 +93,7 @@ class ParallelismProblem:
         self.precision = precision
         self.max_nodes = int(max_nodes or cluster.node_count)
         # Compute-optimal token budget (Hoffmann et al. 2022: ~20 tokens per parameter) unless given.
-        self.train_tokens = float(train_tokens or 20.0 * model.parameters)
+        self.train_tokens = train_tokens_of(model, train_tokens)
         self.usd_per_hour = usd_per_hour
         price = usd_per_accelerator_hour(cluster.hardware) if usd_per_hour is None else usd_per_hour
         self.metric_units = {k: u for k, u in TRAINING_METRICS.items() if k != "usd_per_Mtoken" or np.isfinite(price)}
@@ -96,8 +113,13 @@ class ParallelismProblem:
 
 
 # A compact split grid used when a problem needs "the best split" for a fleet (placement, hardware).
-_SPLIT_GRID = {"tp": [1, 2, 4, 8], "pp": [1, 2, 4, 8, 16], "microbatch": [1, 2, 4],
-               "recompute": ["selective", "full"], "zero_stage": [1]}
+def split_grid(model) -> dict:
+    """A compact grid of splits: tp powers of two, pp every divisor of the layer count up to 64
+    (126 layers -> 1, 2, 3, 6, 7, 9, ...), a few microbatch sizes, selective/full recomputation,
+    ZeRO-1 and ZeRO-3."""
+    pp = [p for p in range(1, 65) if model.layers % p == 0]
+    return {"tp": [1, 2, 4, 8], "pp": pp, "microbatch": [1, 2, 4], "recompute": ["selective", "full"],
+            "zero_stage": [1, 3]}
 
 
 def best_split(model, cluster, nodes, *, global_batch, seq_len, precision="bf16") -> dict:
@@ -106,9 +128,10 @@ def best_split(model, cluster, nodes, *, global_batch, seq_len, precision="bf16"
     Returns arrays aligned with ``nodes``: tokens_per_s (0 where nothing fits), mfu, and the split.
     """
     nodes = np.atleast_1d(np.asarray(nodes, dtype=float))
-    grids = np.meshgrid(*[np.arange(len(v)) for v in _SPLIT_GRID.values()], indexing="ij")
+    grid = split_grid(model)
+    grids = np.meshgrid(*[np.arange(len(v)) for v in grid.values()], indexing="ij")
     combos = {k: np.asarray(v, dtype=object if isinstance(v[0], str) else float)[g.ravel()]
-              for (k, v), g in zip(_SPLIT_GRID.items(), grids)}
+              for (k, v), g in zip(grid.items(), grids)}
     k = len(next(iter(combos.values())))
     cfg = {name: np.tile(col, len(nodes)) for name, col in combos.items()}
     cfg["nodes"] = np.repeat(nodes, k)
