@@ -1,6 +1,6 @@
 """The README's main job end to end: `mlsysim study run studies/quickstart.yaml --out DIR` through
 the installed entry point, then every file of the report folder; then the same folder through
-`study run` again (refused without --resume), `--resume`, `study report` and `study list`."""
+`study run` again (the same study continues, another is refused), `study report` and `study list`."""
 from __future__ import annotations
 
 import html.parser
@@ -113,14 +113,17 @@ def test_quickstart_folder_refused_then_resumed_reported_listed(quickstart, tmp_
     out, _ = quickstart
     first = json.loads((out / "result.json").read_text())
 
-    code = cli.main(["study", "run", str(STUDIES / "quickstart.yaml"), "--out", str(out)])
+    # another study into the same folder is refused: its results are not overwritten
+    code = cli.main(["study", "run", str(STUDIES / "llama3_70b_parallelism.yaml"), "--out", str(out)])
     err = capsys.readouterr().err
-    assert code == 2 and "already holds results" in err and "--resume" in err and "Traceback" not in err
+    assert code == 2 and "already holds results of another study" in err and "Traceback" not in err
 
-    # --resume on a finished study evaluates nothing and rebuilds the same report
-    code = cli.main(["study", "run", str(STUDIES / "quickstart.yaml"), "--out", str(out), "--resume", "-o", "json"])
-    resumed = json.loads(capsys.readouterr().out)
-    assert code == 0 and without_times(resumed) == without_times(first)
+    # the same study again (the README's command run twice) continues it: nothing is evaluated
+    # again and the report is rebuilt the same, with or without --resume
+    for extra in ([], ["--resume"]):
+        code = cli.main(["study", "run", str(STUDIES / "quickstart.yaml"), "--out", str(out), *extra, "-o", "json"])
+        resumed = json.loads(capsys.readouterr().out)
+        assert code == 0 and without_times(resumed) == without_times(first)
 
     # study report DIR: from storage only, identical content; into another folder too
     other = tmp_path / "again"

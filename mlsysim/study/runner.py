@@ -499,6 +499,17 @@ class StudyRun:
     notes: list = dataclasses.field(default_factory=list)
 
 
+def _same_study_in(out: pathlib.Path, study: Study, url: str) -> bool:
+    """Whether ``out``'s own storage already holds this very study (same expanded specification)."""
+    if not (out / DB_NAME).exists():
+        return False
+    store = StudyStore(url)
+    try:
+        return store.get(study.id) is not None
+    finally:
+        store.dispose()
+
+
 def existing_results(out: pathlib.Path) -> list[str]:
     """Files in ``out`` that show a study already ran there."""
     return [n for n in ("result.json", DB_NAME) if (out / n).exists()]
@@ -553,10 +564,14 @@ def run_study(study: Study, out: str | pathlib.Path, *, storage: str | None = No
     found = existing_results(out) if out.is_dir() else []
     if storage is not None:
         found = [f for f in found if f != DB_NAME]
-    if found and not resume:
-        raise UserInputError(f"{out} already holds results of a study ({', '.join(found)})",
-                             hint="pass --resume to continue (or just rebuild) it, or choose another --out")
     url = resolve_storage(storage, out)
+    if found and not resume:
+        if not _same_study_in(out, study, url):
+            raise UserInputError(f"{out} already holds results of another study ({', '.join(found)})",
+                                 hint="choose another --out, or pass --resume to continue that study")
+        resume = True  # the same study again: continue it (nothing finished is evaluated twice)
+        if on_message is not None:
+            on_message(f"{out} already holds this study: continuing it from its stored results")
     sstore = StudyStore(url) if storage is not None else None  # a shared storage must open before anything
     try:
         out.mkdir(parents=True, exist_ok=True)
