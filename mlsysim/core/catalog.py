@@ -8,6 +8,7 @@ case-insensitively by key, name or alias (``"H100"``, ``"h100-sxm"``, ``"NVIDIA 
 """
 from __future__ import annotations
 
+import functools
 import pathlib
 import threading
 from typing import Any, Iterable, Iterator
@@ -26,8 +27,9 @@ _KIND_LABEL = {"hardware": "hardware", "fabrics": "fabric", "models": "model", "
                "nodes": "node", "clusters": "cluster"}
 
 
+@functools.lru_cache(maxsize=None)
 def _entry_type(section: str) -> type:
-    """The class every entry of registry ``section`` is an instance of."""
+    """The class every entry of registry ``section`` is an instance of (resolved once)."""
     from ..hardware.types import HardwareNode
     from ..infra.types import GridRegion
     from ..models.types import Workload

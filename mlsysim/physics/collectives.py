@@ -29,6 +29,12 @@ def _frac(n):
 
 def _ring(size_bytes, n, bandwidth, latency, passes):
     """passes·(n-1)/n·S/B + passes·(n-1)·alpha; exactly 0 for a single rank (even with no link)."""
+    if np.ndim(n) == 0 and np.ndim(size_bytes) == 0 and np.ndim(bandwidth) == 0:  # scalar fast path
+        n = float(n)
+        if n <= 1.0:
+            return 0.0
+        time_bw = float("inf") if bandwidth == 0 else (n - 1.0) / n * size_bytes / bandwidth
+        return passes * (time_bw + (n - 1.0) * latency)
     n = np.asarray(n, dtype=float)
     many = n > 1.0
     bw = np.where(many, bandwidth, 1.0)

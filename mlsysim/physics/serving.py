@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.units import U_GB, U_MS, U_TOKEN_S
+from ..core.catalog import registry
+from ..core.errors import UserInputError
 from ..hardware.types import bytes_per_element
 from .base import Result, as_unit, efficiency_si, to_si
 from .collectives import LINK_EFFICIENCY, all_reduce_time
@@ -101,9 +103,6 @@ class ServingModel:
     def solve(self, model, hardware, seq_len=2048, batch_size=1, output_len=0, prompt_len=None,
               precision: str = "fp16", kv_precision: str | None = None, tp_size=1,
               efficiency=None) -> ServingResult:
-        from ..core.catalog import registry
-        from ..core.errors import UserInputError
-
         model = registry("models").get(model)
         hardware = registry("hardware").get(hardware)
         if getattr(model, "kind", None) != "transformer":
