@@ -25,6 +25,7 @@ fixed parallel split, and ``assert`` constraints on metric paths::
 from __future__ import annotations
 
 import pathlib
+import re
 from typing import Any, Literal, Optional, Union
 
 import yaml
@@ -320,9 +321,10 @@ def validate_plan(data: Any, *, source: str = "<plan>", lines: Optional[dict] = 
     except ValidationError as exc:
         msgs = []
         for err in exc.errors():
-            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p in _UNION_TAGS)))
-            if err["type"] == "extra_forbidden":
-                parent, key = loc[:-1], loc[-1]
+            loc = tuple(p for p in err["loc"] if not _is_tag(p))
+            if err["type"] == "extra_forbidden":  # the last part is the user's key, whatever it looks like
+                parent, key = tuple(p for p in err["loc"][:-1] if not _is_tag(p)), err["loc"][-1]
+                loc = parent + (key,)
                 valid = _fields_of(Plan, parent)
                 near = closest(str(key), valid)
                 hint = f" (did you mean {' or '.join(repr(n) for n in near)}?)" if near else \
@@ -354,6 +356,11 @@ def validate_plan(data: Any, *, source: str = "<plan>", lines: Optional[dict] = 
 
 
 _UNION_TAGS = {"float", "str", "int", "bool"}
+
+
+def _is_tag(part) -> bool:
+    """A location part pydantic adds (a union member, ``function-after[...]``), not a plan key."""
+    return isinstance(part, str) and (part in _UNION_TAGS or re.fullmatch(r"[\w-]+\[.*\]", part) is not None)
 
 
 def load_plan(path: Union[str, pathlib.Path], overrides: Optional[dict[str, Any]] = None) -> Plan:

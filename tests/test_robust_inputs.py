@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import json
 import math
-import pathlib
 import shutil
 import subprocess
-import textwrap
 
 import numpy as np
 import pytest
@@ -258,6 +256,11 @@ PLAN_CASES = [
     ("list", "- 1\n", SchemaError, ["must be a mapping"]),
     ("empty", "", SchemaError, ["empty"]),
     ("non-string key", PLAN + "1: 2\n", SchemaError, ["Keys should be strings"]),
+    # bug 23 (fuzz): PyYAML's constructors leak IndexError/ValueError on an explicit tag without a value
+    ("explicit tag without value", PLAN.replace('"1.0"', "!!int "), SchemaError, ["malformed YAML"]),
+    ("float tag on text", PLAN.replace("14.0", "!!float abc"), SchemaError, ["malformed YAML"]),
+    # bug 24 (fuzz): an unknown key containing "[" was mistaken for a pydantic tag: IndexError
+    ("key with a bracket", PLAN + "'a[<<': 1\n", SchemaError, ["a[<<: unknown field"]),
 ]
 
 
@@ -356,6 +359,9 @@ CATALOG_CASES = [
     ("heads vs kv_heads", f"models:\n  - {{key: M1, name: m, family: Language, {SRC}, layers: 2, hidden: 64, "
                           "heads: 4, kv_heads: 3, ffn: 128, vocab: 100}\n", ["kv_heads"]),
     ("malformed", "hardware: [\n", ["malformed YAML", "line"]),
+    # bug 25 (fuzz): a null section key ("? ") crashed the did-you-mean (None.lower())
+    ("null section key", "? \n", ["catalog section", "None"]),
+    ("explicit tag without value", "hardware: !!int \n", ["malformed YAML"]),
 ]
 
 
@@ -439,6 +445,8 @@ SPACE_CASES = [
     ("rule nested 5000", _space({"tp": [1, 2]}, rules=["-" * 5000 + "tp > 0"]), SchemaError, ["nested too deeply"]),
     ("rule unknown name", _space({"tp": [1, 2]}, rules=["tq > 1"]), UnknownNameError, ["did you mean 'tp'"]),
     ("derived cycle", _space({"tp": [1, 2]}, derived={"a": "b", "b": "a"}), UnknownNameError, ["'b'"]),
+    # bug 26 (fuzz): a non-mapping 'fixed' crashed the shorthand expansion with ValueError
+    ("fixed not a mapping", _space({"tp": [1, 2]}, fixed="0"), SchemaError, ["'fixed' must be a mapping"]),
 ]
 
 
@@ -465,6 +473,40 @@ EVAL_CASES = [
 @pytest.mark.parametrize("data, cls, fragments", [c[1:] for c in EVAL_CASES], ids=[c[0] for c in EVAL_CASES])
 def test_search_space_evaluation_errors(data, cls, fragments):
     expect(lambda: SearchSpace.from_dict(data).count_valid(), cls, *fragments)
+
+
+def test_conditions_and_encodings_with_pinned_values():
+    """bug 27 (fuzz): a ``when`` on a pinned (fixed) dimension raised KeyError when sampling, and
+    encoding a space with nothing free raised StopIteration."""
+    space = SearchSpace.from_dict(_space({"zero": [0, 1], "vpp": {"values": [1, 2], "when": "zero > 0", "default": 1}},
+                                         fixed={"zero": 1}))
+    cfg = space.sample(4, 0)
+    assert set(cfg["vpp"].tolist()) <= {1, 2} and space.count_valid() == 2
+    only_fixed = SearchSpace.from_dict({"fixed": {"a": 1}})
+    assert only_fixed.encode({}).shape == (0, 0) and only_fixed.count_valid() == 1
+
+
+def test_optimizers_refuse_a_space_with_nothing_to_search():
+    """bug 28: optuna on a fully pinned space returned no trial and no winner, silently (pymoo
+    already refused it); the exhaustive backend evaluates its one point."""
+    problem = lambda c: {"x": np.asarray(c["a"], dtype=float)}  # noqa: E731
+    for backend in ("optuna", "pymoo"):
+        expect(lambda: DSE({"fixed": {"a": 1.0}}, objective="x", backend=backend).run(problem=problem, budget=4),
+               UserInputError, "nothing to search")
+    assert DSE({"fixed": {"a": 1.0}}, objective="x", backend="exhaustive").run(problem=problem).winner_config == {"a": 1}
+
+
+def test_tensor_parallelism_without_a_link_is_infeasible_not_zero_throughput():
+    """bug 22: tp > 1 on an accelerator without an interconnect in the catalog reported
+    "fits: yes" and a decode throughput of 0 tokens/s (b / inf), with a RuntimeWarning."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        r = ServingModel().solve(LLAMA, "L4", tp_size=2)
+    assert r.feasible is False and "interconnect" in r.reason
+    assert math.isnan(r.throughput.magnitude)
+    assert ServingModel().solve(LLAMA, "L4", tp_size=1).feasible is True
 
 
 def test_search_space_yaml_errors_name_file_and_line(tmp_path):

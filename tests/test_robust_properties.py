@@ -17,7 +17,7 @@ import os
 import numpy as np
 import pint
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import mlsysim
@@ -300,6 +300,16 @@ def _train(model, cluster, nodes, batch, seq):
 @FEW
 @given(model=llms, cluster=clusters, nodes=pow2(0, 6), batch=pow2(6, 11), seq=pow2(10, 13), k_peak=factors,
        k_bw=factors, k_cap=factors, k_link=factors, k_fabric=factors)
+# what the fuzzer found (each was slower with the better hardware before its fix, docs/robustness.md):
+# bug 29: 5x the FLOP/s slowed tp=4, cp=2 (the GEMM efficiency was a product of per-dimension factors)
+@example(model=mlsysim.Models.Llama3_8B, cluster=mlsysim.Systems.Clusters.H100_256, nodes=1, batch=64, seq=1024,
+         k_peak=5.0, k_bw=1.0, k_cap=1.0, k_link=1.0, k_fabric=1.0)
+# bug 30: 2x the HBM bandwidth slowed ZeRO-3 (one backward pass hid both the gathers and the reduction)
+@example(model=mlsysim.Models.Llama3_8B, cluster=mlsysim.Systems.Clusters.H100_256, nodes=2, batch=64, seq=1024,
+         k_peak=1.0, k_bw=2.0, k_cap=1.0, k_link=1.0, k_fabric=1.0)
+# bug 30: 2x the FLOP/s slowed ZeRO-3 with cp=2 (the attention math hid both the K/V passes and the gathers)
+@example(model=mlsysim.Models.Llama3_8B, cluster=mlsysim.Systems.Clusters.B200_1024, nodes=1, batch=64, seq=1024,
+         k_peak=2.0, k_bw=1.0, k_cap=1.0, k_link=1.0, k_fabric=1.0)
 def test_training_more_hardware_is_never_slower_or_infeasible(model, cluster, nodes, batch, seq, k_peak, k_bw, k_cap,
                                                               k_link, k_fabric):
     base = _train(model, cluster, nodes, batch, seq)

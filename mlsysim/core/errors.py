@@ -42,7 +42,8 @@ class UnknownNameError(UserInputError, KeyError):
     """A catalog, metric or option name that does not exist; suggests the closest valid names."""
 
     def __init__(self, kind: str, name: str, valid: Iterable[str], *, where: str | None = None):
-        valid = sorted(set(valid))
+        name = str(name)  # a YAML key may be null or a number
+        valid = sorted(set(map(str, valid)))
         self.kind, self.name, self.valid = kind, name, valid
         self.suggestions = closest(name, valid)
         location = f" (in {where})" if where else ""

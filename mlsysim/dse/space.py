@@ -439,7 +439,7 @@ class SearchSpace(StrictModel):
                 cols.append(np.array([lookup[x] for x in v.tolist()], dtype=float))
             except KeyError as exc:
                 raise SchemaError(f"encode: {k} = {exc.args[0]!r} is not one of its values") from None
-        return np.column_stack(cols) if cols else np.zeros((len(next(iter(configs.values()))), 0))
+        return np.column_stack(cols) if cols else np.zeros((len(next(iter(configs.values()), ())), 0))
 
     def suggest(self, trial, *, conditional: bool = True) -> dict[str, Any]:
         """Define-by-run suggestion of the free dimensions for an optuna trial; a conditional

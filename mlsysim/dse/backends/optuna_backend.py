@@ -210,6 +210,8 @@ def make_sampler(name: str, seed: int, population_size: int | None, *, fast: boo
     ``mutation_prob`` for NSGA-II/III (None = optuna's 1/n_params)."""
     import optuna.samplers as s
 
+    if not 0 <= seed < 2 ** 32:  # optuna's samplers seed numpy's legacy 32-bit generator
+        raise UserInputError(f"seed must be a whole number in [0, 2**32) for optuna, got {seed!r}")
     if name == "tpe":
         return s.TPESampler(seed=seed)
     if name == "nsga2":
@@ -251,6 +253,8 @@ class OptunaBackend(Backend):
     def run(self, ctx, *, budget=None, seed=0, n_jobs=1, storage=None, progress=None) -> Outcome:
         from optuna.trial import TrialState
 
+        if not ctx.space.free:  # as pymoo: with nothing to suggest, no trial would ever be evaluated
+            raise UserInputError("every dimension is fixed: nothing to search", hint="use backend='exhaustive'")
         sampler = self.sampler or ("tpe" if len(ctx.objectives) == 1 else "nsga2")
         budget = int(budget or DEFAULT_BUDGET[sampler])
         pop = self.options.get("population_size")
