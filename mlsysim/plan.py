@@ -308,8 +308,6 @@ def _fields_of(model_cls, loc) -> list[str]:
 
 def validate_plan(data: Any, *, source: str = "<plan>", lines: Optional[dict] = None) -> Plan:
     """Validate parsed YAML ``data`` as a ``Plan``; errors name the file, line, column and field."""
-    from .core.errors import closest
-
     lines = lines or {}
     if data is None:
         raise SchemaError(f"{source}: the plan is empty", hint="see `mlsysim schema` for the plan format")
@@ -319,23 +317,7 @@ def validate_plan(data: Any, *, source: str = "<plan>", lines: Optional[dict] = 
     try:
         plan = Plan.model_validate(data)
     except ValidationError as exc:
-        msgs = []
-        for err in exc.errors():
-            loc = tuple(p for p in err["loc"] if not _is_tag(p))
-            if err["type"] == "extra_forbidden":  # the last part is the user's key, whatever it looks like
-                parent, key = tuple(p for p in err["loc"][:-1] if not _is_tag(p)), err["loc"][-1]
-                loc = parent + (key,)
-                valid = _fields_of(Plan, parent)
-                near = closest(str(key), valid)
-                hint = f" (did you mean {' or '.join(repr(n) for n in near)}?)" if near else \
-                       (f" (valid fields: {', '.join(valid)})" if valid else "")
-                msgs.append(f"{_where(source, lines, loc)}: unknown field{hint}")
-            elif err["type"] == "missing":
-                msgs.append(f"{_where(source, lines, loc)}: required field is missing")
-            else:
-                msg = err["msg"].removeprefix("Value error, ")
-                msgs.append(f"{_where(source, lines, loc)}: {msg} (got {err.get('input')!r})")
-        msgs = list(dict.fromkeys(msgs))
+        msgs = validation_messages(exc, Plan, source, lines)
         raise SchemaError("invalid plan:\n  " + "\n  ".join(msgs),
                           hint="`mlsysim schema` prints the plan's JSON Schema") from None
     plan._source, plan._lines = source, lines
@@ -356,6 +338,30 @@ def validate_plan(data: Any, *, source: str = "<plan>", lines: Optional[dict] = 
 
 
 _UNION_TAGS = {"float", "str", "int", "bool"}
+
+
+def validation_messages(exc: ValidationError, model_cls, source, lines) -> list[str]:
+    """One ``file:line:col: field: problem`` line per pydantic error (unknown fields get a
+    did-you-mean), without duplicates; shared by plans and studies."""
+    from .core.errors import closest
+
+    msgs = []
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"] if not _is_tag(p))
+        if err["type"] == "extra_forbidden":  # the last part is the user's key, whatever it looks like
+            parent, key = tuple(p for p in err["loc"][:-1] if not _is_tag(p)), err["loc"][-1]
+            loc = parent + (key,)
+            valid = _fields_of(model_cls, parent)
+            near = closest(str(key), valid)
+            hint = f" (did you mean {' or '.join(repr(n) for n in near)}?)" if near else \
+                   (f" (valid fields: {', '.join(valid)})" if valid else "")
+            msgs.append(f"{_where(source, lines, loc)}: unknown field{hint}")
+        elif err["type"] == "missing":
+            msgs.append(f"{_where(source, lines, loc)}: required field is missing")
+        else:
+            msg = err["msg"].removeprefix("Value error, ")
+            msgs.append(f"{_where(source, lines, loc)}: {msg} (got {err.get('input')!r})")
+    return list(dict.fromkeys(msgs))
 
 
 def _is_tag(part) -> bool:

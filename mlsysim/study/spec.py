@@ -39,7 +39,7 @@ from typing import Any, Literal, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..core.errors import MLSysimError, SchemaError, UnknownNameError
-from ..plan import HardwareSpec, OpsSpec, Plan, WorkloadSpec, _fields_of, _where, parse_plan_text
+from ..plan import HardwareSpec, OpsSpec, Plan, WorkloadSpec, _where, parse_plan_text, validation_messages
 
 RECORD_FORMAT = "mlsysim.study-record/1"
 Question = Literal["parallelism", "placement", "hardware", "batching"]
@@ -290,8 +290,6 @@ def build_study(data: Any, *, source: str = "<study>", lines: dict | None = None
 
 
 def validate_study(data: Any, *, source: str, lines: dict) -> StudySpec:
-    from ..core.errors import closest
-
     if data is None:
         raise SchemaError(f"{source}: the study file is empty", hint="see docs/studies.md for the format")
     if not isinstance(data, dict):
@@ -300,23 +298,7 @@ def validate_study(data: Any, *, source: str, lines: dict) -> StudySpec:
     try:
         return StudySpec.model_validate(data)
     except ValidationError as exc:
-        msgs = []
-        for err in exc.errors():
-            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and (
-                "[" in p or p in ("str", "dict", "int", "float", "list", "bool", "literal"))))
-            if err["type"] == "extra_forbidden":
-                parent, key = loc[:-1], loc[-1]
-                valid = _fields_of(StudySpec, parent)
-                near = closest(str(key), valid)
-                hint = f" (did you mean {' or '.join(repr(n) for n in near)}?)" if near else \
-                       (f" (valid fields: {', '.join(valid)})" if valid else "")
-                msgs.append(f"{_where(source, lines, loc)}: unknown field{hint}")
-            elif err["type"] == "missing":
-                msgs.append(f"{_where(source, lines, loc)}: required field is missing")
-            else:
-                msg = err["msg"].removeprefix("Value error, ")
-                msgs.append(f"{_where(source, lines, loc)}: {msg} (got {err.get('input')!r})")
-        msgs = list(dict.fromkeys(msgs))
+        msgs = validation_messages(exc, StudySpec, source, lines)
         raise SchemaError("invalid study:\n  " + "\n  ".join(msgs),
                           hint="see docs/studies.md; `mlsysim schema result study` has the report's schema") from None
 
