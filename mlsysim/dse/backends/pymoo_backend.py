@@ -34,6 +34,21 @@ def _reference_directions(n_obj: int, pop_size: int):
     return get_reference_directions("das-dennis", n_obj, n_partitions=p)
 
 
+def cv_then_random(pop, P, random_state=None, **kwargs):
+    """NSGA-III's binary tournament (pymoo's ``comp_by_cv_then_random``) with the run's seeded
+    random state also for ties in constraint violation: pymoo 0.6.2 draws those from a fresh,
+    unseeded generator, so two runs with one seed differed whenever two infeasible parents had
+    equal violation (common here: every rule-breaking point has violation >= 1)."""
+    S = np.empty(P.shape[0], dtype=int)
+    for i, (a, b) in enumerate(P[:, :2]):
+        cv_a, cv_b = float(pop[a].CV[0]), float(pop[b].CV[0])
+        if (cv_a > 0.0 or cv_b > 0.0) and cv_a != cv_b:
+            S[i] = a if cv_a < cv_b else b
+        else:
+            S[i] = random_state.choice([a, b])
+    return S[:, None]
+
+
 def row_keys(X) -> list[bytes]:
     """Hashable keys of the rows of an encoded matrix."""
     X = np.ascontiguousarray(np.atleast_2d(np.asarray(X, dtype=float)))
@@ -141,6 +156,23 @@ def _classes():
                 return pop[keep], keep, sorted(set(range(len(pop))) - set(keep))
             return pop[keep]
 
+    from pymoo.core.mating import Mating
+
+    class OversampledMating(Mating):
+        """Mate ``factor`` times the offspring still needed per round. With history-wide duplicate
+        elimination most offspring of a converging population repeat a known configuration, and
+        pymoo's infill loop then re-runs selection, crossover, mutation and repair -- each round
+        costing ~20 ms of per-individual bookkeeping -- for a handful of new points. Larger rounds
+        fill a generation in fewer of them; the first new offspring are kept, as pymoo does."""
+
+        def __init__(self, base: Mating, factor: int):
+            super().__init__(base.selection, base.crossover, base.mutation, repair=base.repair,
+                             eliminate_duplicates=base.eliminate_duplicates, n_max_iterations=base.n_max_iterations)
+            self.factor = factor
+
+        def _do(self, problem, pop, n_offsprings, parents=None, **kwargs):
+            return super()._do(problem, pop, n_offsprings * self.factor, parents=parents, **kwargs)
+
     from pymoo.core.termination import Termination
 
     class EvalsOrExhausted(Termination):
@@ -160,7 +192,8 @@ def _classes():
                 algorithm.n_offsprings = min(algorithm.pop_size, left)
             return algorithm.evaluator.n_eval / self.budget
 
-    return VectorProblem, SpaceRepair, MixedSampling, EvalsOrExhausted, ValidSampling, HistoryDuplicates
+    return (VectorProblem, SpaceRepair, MixedSampling, EvalsOrExhausted, ValidSampling, HistoryDuplicates,
+            OversampledMating)
 
 
 class PymooBackend(Backend):
@@ -172,6 +205,7 @@ class PymooBackend(Backend):
 
     def run(self, ctx, *, budget=None, seed=0, n_jobs=1, storage=None, progress=None) -> Outcome:
         from pymoo.operators.crossover.sbx import SBX
+        from pymoo.core.mating import Mating
         from pymoo.operators.mutation.pm import PM
         from pymoo.optimize import minimize
 
@@ -189,7 +223,8 @@ class PymooBackend(Backend):
         pop = int(self.options.get("pop_size") or max(4, min(100, budget // 10, (valid_size or 10 ** 9) // 2)))
         notes += [] if n_jobs == 1 else ["pymoo evaluates each generation in one vectorized call; n_jobs is not used"]
 
-        VectorProblem, SpaceRepair, MixedSampling, EvalsOrExhausted, ValidSampling, HistoryDuplicates = _classes()
+        (VectorProblem, SpaceRepair, MixedSampling, EvalsOrExhausted, ValidSampling, HistoryDuplicates,
+         OversampledMating) = _classes()
         log = TrialLog(ctx)
         problem = VectorProblem(ctx, log, penalty=(algo == "moead"), progress=progress, budget=budget)
         sampling = ValidSampling(ctx) if self.options.get("valid_start", True) else MixedSampling()
@@ -204,8 +239,11 @@ class PymooBackend(Backend):
         elif algo == "nsga3":
             from pymoo.algorithms.moo.nsga3 import NSGA3
 
+            from pymoo.operators.selection.tournament import TournamentSelection
+
             ref = _reference_directions(m, pop)
-            algorithm = NSGA3(ref_dirs=ref, pop_size=max(pop, len(ref)), eliminate_duplicates=dup, **ops)
+            algorithm = NSGA3(ref_dirs=ref, pop_size=max(pop, len(ref)), eliminate_duplicates=dup,
+                              selection=TournamentSelection(func_comp=cv_then_random), **ops)
         elif algo == "moead":
             from pymoo.algorithms.moo.moead import MOEAD
 
@@ -218,6 +256,9 @@ class PymooBackend(Backend):
             algorithm = GA(pop_size=pop, eliminate_duplicates=dup, **ops)
         if hasattr(algorithm, "mating"):  # give up sooner on duplicate-free offspring in small spaces
             algorithm.mating.n_max_iterations = int(self.options.get("mating_iterations", 20))
+            factor = int(self.options.get("mating_oversample", 4 if isinstance(dup, HistoryDuplicates) else 1))
+            if factor > 1 and type(algorithm.mating) is Mating:
+                algorithm.mating = OversampledMating(algorithm.mating, factor)
         trim = algo != "moead" and bool(self.options.get("exact_budget", True))
         minimize(problem, algorithm, EvalsOrExhausted(budget, log, valid_size, trim), seed=int(seed), verbose=False,
                  copy_algorithm=False)
