@@ -289,7 +289,8 @@ class OptunaBackend(Backend):
                     from ..parallel import effective_n_jobs, parallel_map
 
                     workers = effective_n_jobs(n_jobs)
-                    args = [(str(storage), name, ctx, sampler, seed + 1 + w, pop, budget, batch, mut) for w in range(workers)]
+                    args = [(str(storage), name, ctx, sampler, seed + 1 + w, pop, budget, batch, mut)
+                            for w in range(workers)]
                     counts = list(parallel_map(_worker, args, n_jobs=workers))
                     done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
                     log.submit(params_to_configs(ctx, [t.params for t in done[len(prior):]]))
