@@ -20,7 +20,7 @@ restricted as ``mlsysim optimize parallelism`` does (nodes <= 64, ep = 1) -- opt
   on this space (2,637 trials took 13 min), far beyond a test's time, and at the budgets it can
   afford it reaches neither bar (1%: HV ratio 0.52 / 0.89, coverage 1/3 / 1/35; benchmarks/bench_dse.py).
 
-Runtime: ~20 s on the 2-core machine class (optuna's 5,275 trials are most of it).
+Runtime: ~30 s on the 2-core machine class (optuna's 5,275 trials are most of it).
 """
 from __future__ import annotations
 

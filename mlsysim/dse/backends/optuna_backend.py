@@ -6,7 +6,10 @@ model-based TPE/GP); duplicates are answered from a cache keyed by the parameter
 not counted as evaluations; feasibility enters through ``trial.set_constraint`` (optuna 5's API;
 ``constraints_func`` is deprecated) as one graded violation (rules + model + constraints).
 Samplers: TPE (Bergstra et al. 2011; Watanabe 2023), NSGA-II (Deb et al. 2002), NSGA-III (Deb &
-Jain 2014), GP (needs torch), random, QMC (Sobol).
+Jain 2014), GP (needs torch), random, QMC (Sobol). NSGA-II/III and QMC get every dimension suggested
+on every trial (they search the intersection of the trials' parameters), NSGA-II/III mutate with
+probability 0.25 per parameter and, in memory, keep their generation bookkeeping in O(1)
+(``fast_ga_class``) -- see docs/dse.md, "Quality and speed on the real parallelism space".
 
 Storage: None (in memory), ``*.db`` or ``sqlite:///...`` (RDB), ``*.log``/``*.journal``
 (JournalStorage + JournalFileBackend), any SQLAlchemy URL (``postgresql://...``). The study name

@@ -7,7 +7,12 @@ continuous floats stay real (log-scaled when ``log``). The pymoo ``Problem`` is 
 this machine class, OPTIMIZER_FACTS). Rules, model feasibility and constraints enter as one
 inequality ``G <= 0`` (constraint-domination, Deb 2000); MOEA/D has no constraint handling in
 pymoo, so there the violation is added to every objective as a static penalty. ``budget`` is
-pymoo's ``n_eval`` termination; the seed is passed through.
+pymoo's ``n_eval`` termination (the last generation cut to it); the seed is passed through.
+
+On discrete spaces three defaults make each proposal count (docs/dse.md, "Quality and speed on
+the real parallelism space"): the first population is drawn from valid points, offspring that
+repeat any configuration proposed before are re-mated (pymoo's own elimination only looks at the
+current population), and mating is oversampled so that a generation fills in few rounds.
 
 Algorithms: NSGA-II (Deb et al. 2002), NSGA-III with Das-Dennis reference directions (Deb & Jain
 2014; Das & Dennis 1998), MOEA/D (Zhang & Li 2007), GA (elitist, single objective).
@@ -197,15 +202,19 @@ def _classes():
 
 
 class PymooBackend(Backend):
-    """Options: ``pop_size`` (default min(100, budget // 10, valid points // 2), at least 4), ``eliminate_duplicates``
-    (default True), ``n_neighbors`` (MOEA/D, default 15)."""
+    """Options: ``pop_size`` (default min(100, budget // 10, valid points // 2), at least 4),
+    ``eliminate_duplicates`` (default ``"history"``: against every configuration proposed in this
+    search; ``True`` = pymoo's, against the current population; ``False``), ``valid_start`` (default
+    True: first population from valid points), ``exact_budget`` (default True: the last generation
+    is cut to the budget), ``mating_oversample`` (default 4 with history elimination),
+    ``mating_iterations`` (20), ``n_neighbors`` (MOEA/D, default 15)."""
 
     name = "pymoo"
     samplers = ("nsga2", "nsga3", "moead", "ga")
 
     def run(self, ctx, *, budget=None, seed=0, n_jobs=1, storage=None, progress=None) -> Outcome:
-        from pymoo.operators.crossover.sbx import SBX
         from pymoo.core.mating import Mating
+        from pymoo.operators.crossover.sbx import SBX
         from pymoo.operators.mutation.pm import PM
         from pymoo.optimize import minimize
 
@@ -238,7 +247,6 @@ class PymooBackend(Backend):
             algorithm = NSGA2(pop_size=pop, eliminate_duplicates=dup, **ops)
         elif algo == "nsga3":
             from pymoo.algorithms.moo.nsga3 import NSGA3
-
             from pymoo.operators.selection.tournament import TournamentSelection
 
             ref = _reference_directions(m, pop)
@@ -256,8 +264,9 @@ class PymooBackend(Backend):
             algorithm = GA(pop_size=pop, eliminate_duplicates=dup, **ops)
         if hasattr(algorithm, "mating"):  # give up sooner on duplicate-free offspring in small spaces
             algorithm.mating.n_max_iterations = int(self.options.get("mating_iterations", 20))
-            factor = int(self.options.get("mating_oversample", 4 if isinstance(dup, HistoryDuplicates) else 1))
-            if factor > 1 and type(algorithm.mating) is Mating:
+            history = algo != "moead" and isinstance(dup, HistoryDuplicates)  # MOEA/D mates given parents
+            factor = int(self.options.get("mating_oversample", 4 if history else 1))
+            if factor > 1 and algo != "moead" and type(algorithm.mating) is Mating:
                 algorithm.mating = OversampledMating(algorithm.mating, factor)
         trim = algo != "moead" and bool(self.options.get("exact_budget", True))
         minimize(problem, algorithm, EvalsOrExhausted(budget, log, valid_size, trim), seed=int(seed), verbose=False,
