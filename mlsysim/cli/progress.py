@@ -27,6 +27,7 @@ class SearchProgress:
     def __exit__(self, *exc) -> None:
         if self._bar is not None:
             self._bar.stop()
+            self._bar = None
 
     def __call__(self, done: int, total: int, best: dict | None = None) -> None:
         if not self.enabled:
@@ -46,28 +47,14 @@ class SearchProgress:
         self._bar.update(self._task, completed=done, total=total, best=text)
 
 
-class StudyProgress:
+class StudyProgress(SearchProgress):
     """The progress bar of ``mlsysim study run|worker``: points done of all searches (every
     worker's, read from the study's storage), evaluations, feasible count, current best, searches
     finished and the ETA. Called with the snapshots of ``mlsysim.study.runner.snapshot``; same
     display rules as ``SearchProgress`` (stderr, terminal or MLSYSIM_PROGRESS=1, after ``delay_s``)."""
 
     def __init__(self, enabled: bool = True, label: str = "study", delay_s: float = 1.0):
-        forced = os.environ.get("MLSYSIM_PROGRESS") == "1"
-        self.enabled = enabled and (forced or sys.stderr.isatty())
-        self.label, self.delay_s = label, delay_s
-        self.t0 = time.perf_counter()
-        self._bar = None
-        self._task = None
-
-    def __enter__(self) -> "StudyProgress":
-        self.t0 = time.perf_counter()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self._bar is not None:
-            self._bar.stop()
-            self._bar = None
+        super().__init__(enabled, label, delay_s)
 
     @staticmethod
     def describe(snap: dict) -> str:
