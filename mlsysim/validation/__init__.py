@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass, field
 import yaml
 
 #: Default location of the validation data: ``<repo>/validation``.
-DATA_DIR = pathlib.Path(__file__).resolve().parent.parent / "validation"
+DATA_DIR = pathlib.Path(__file__).resolve().parents[2] / "validation"
 
 #: Goal of the validation table (the project's target): mean absolute error and worst case on
 #: step time / MFU, at default settings. The reference point quoted with the goal: the best
@@ -59,8 +59,8 @@ def _read(path: pathlib.Path):
 # ---------------------------------------------------------------------------------------------
 def load_systems(directory=None) -> dict:
     """Hardware, fabrics and nodes of ``systems.yaml`` as typed catalog objects, by key."""
-    from .hardware.types import HardwareNode
-    from .systems.types import Fabric, Node
+    from ..hardware.types import HardwareNode
+    from ..systems.types import Fabric, Node
 
     raw = _read(data_dir(directory) / "systems.yaml")
     hardware = {h["key"]: HardwareNode(**h) for h in raw.get("hardware", [])}
@@ -75,7 +75,7 @@ def load_systems(directory=None) -> dict:
 
 def build_model(key: str, spec: dict, source: str = "validation/training_runs.yaml"):
     """A ``TransformerWorkload`` from a ``models:`` entry of ``training_runs.yaml``."""
-    from .models.types import TransformerWorkload
+    from ..models.types import TransformerWorkload
 
     spec = dict(spec)
     seq = spec.pop("seq_len")
@@ -84,7 +84,7 @@ def build_model(key: str, spec: dict, source: str = "validation/training_runs.ya
 
 
 def build_cluster(node, fabric, gpus: int):
-    from .systems.types import Cluster
+    from ..systems.types import Cluster
 
     per = node.accelerators_per_node
     if gpus % per:
@@ -132,8 +132,8 @@ class Row:
 
 def predict_run(run: dict, models: dict, systems: dict) -> Row:
     """Predict one ``runs:`` entry with ``distributed_core`` at default settings."""
-    from .physics.distributed import distributed_core
-    from .physics.training_memory import RECOMPUTE_MODES
+    from ..physics.distributed import distributed_core
+    from ..physics.training_memory import RECOMPUTE_MODES
 
     model = models[run["model"]]
     node = systems["nodes"][run["node"]]
@@ -209,9 +209,9 @@ class EnergyRow:
 def predict_energy(report: dict, systems: dict) -> EnergyRow:
     """Energy and operational carbon of one report from ``sustainability.sustainability_si`` (which
     takes its power from ``power.fleet_power_si``) at the default utilization and idle fraction."""
-    from .physics.inputs import SECONDS_PER_DAY, SECONDS_PER_HOUR
-    from .physics.power import DEFAULT_UTILIZATION, IDLE_FRACTION, J_PER_KWH
-    from .physics.sustainability import sustainability_si
+    from ..physics.inputs import SECONDS_PER_DAY, SECONDS_PER_HOUR
+    from ..physics.power import DEFAULT_UTILIZATION, IDLE_FRACTION, J_PER_KWH
+    from ..physics.sustainability import sustainability_si
 
     node = systems["nodes"][report["node"]]
     hw = node.accelerator
@@ -353,6 +353,3 @@ def main(argv=None) -> int:
     print(format_energy(energy))
     return 0
 
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -1,0 +1,6 @@
+"""``python -m mlsysim.validation``: print the validation tables."""
+import sys
+
+from . import main
+
+sys.exit(main())
