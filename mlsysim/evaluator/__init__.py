@@ -30,8 +30,8 @@ import dataclasses
 import math
 from typing import Any, Iterable, Mapping, Optional
 
-from .core.textfmt import fmt_number
-from .systems.fleet import fleet_for, single_device_fleet
+from ..core.textfmt import fmt_number
+from ..systems.fleet import fleet_for, single_device_fleet
 
 LENSES = ("feasibility", "performance", "macro")
 STATUS_PASS, STATUS_WARN, STATUS_FAIL = "PASS", "WARN", "FAIL"
@@ -113,7 +113,7 @@ def resolve_metric(path: str) -> MetricSpec:
     An unknown path raises ``UnknownNameError`` (exit code 2) naming the closest valid paths and
     listing all of them.
     """
-    from .core.errors import UnknownNameError
+    from ..core.errors import UnknownNameError
 
     p = str(path).strip()
     parts = p.split(".")
@@ -210,7 +210,7 @@ class Evaluation:
         number is in the metric's display unit, a string such as ``"50 ms"`` is converted to it.
         Stores and returns the results; unknown paths, unit mismatches and metrics this
         evaluation does not compute raise ``UserInputError`` (exit code 2)."""
-        from .core.errors import SchemaError, UserInputError
+        from ..core.errors import SchemaError, UserInputError
 
         results: list[AssertResult] = []
         for i, a in enumerate(asserts):
@@ -265,8 +265,8 @@ class Evaluation:
 def limit_value(raw, spec: MetricSpec, *, what: str) -> float:
     """An assert limit in ``spec``'s display unit: a bare number is taken as already in it, a
     string with a unit ("50 ms", "0.05 s", "80%") is converted (wrong dimension: ``UnitError``)."""
-    from .core.errors import UnitError
-    from .core.units import parse_quantity
+    from ..core.errors import UnitError
+    from ..core.units import parse_quantity
 
     if isinstance(raw, bool):
         raise UnitError(f"{what}: limit must be a number, got {raw!r}")
@@ -315,9 +315,9 @@ class SystemEvaluator:
             kwh_price: electricity price in USD/kWh (default: the grid's).
             utilization: accelerator power utilization in [0, 1] for energy (default: the ops default).
         """
-        from .core.catalog import registry
-        from .core.errors import UserInputError
-        from .hardware.types import bytes_per_element
+        from ..core.catalog import registry
+        from ..core.errors import UserInputError
+        from ..hardware.types import bytes_per_element
 
         notes: list[str] = []
         model = registry("models").get(model_obj) if model_obj is not None else None
@@ -354,7 +354,7 @@ class SystemEvaluator:
             mode = "training" if (cluster is not None and is_transformer and not model.encoder_only) else "inference"
         mode = str(mode).lower()
         if mode not in ("inference", "training"):
-            from .core.errors import UnknownNameError
+            from ..core.errors import UnknownNameError
             raise UnknownNameError("mode", mode, ("inference", "training"))
         if mode == "training" and not is_transformer:
             raise UserInputError(f"training mode models transformer training; {model.name} is a {model.kind}",
@@ -396,7 +396,7 @@ class SystemEvaluator:
 
 
 def _grid(grid, notes):
-    from .core.catalog import registry
+    from ..core.catalog import registry
 
     if grid is not None:
         return registry("grids").get(grid)
@@ -413,9 +413,9 @@ def _grid(grid, notes):
 def _inference(model, hardware, cluster, b, s, o, precision, kv_precision, eff, par, notes):
     import numpy as np
 
-    from .physics.collectives import LINK_EFFICIENCY
-    from .physics.node import roofline_si
-    from .physics.serving import serving_core
+    from ..physics.collectives import LINK_EFFICIENCY
+    from ..physics.node import roofline_si
+    from ..physics.serving import serving_core
 
     n_acc = cluster.total_accelerators if cluster is not None else 1
     per_node = cluster.accelerators_per_node if cluster is not None else 1
@@ -459,7 +459,7 @@ def _inference(model, hardware, cluster, b, s, o, precision, kv_precision, eff, 
     if fixed_tp not in (None,):
         tps = np.array([float(_pos_int(fixed_tp, "parallelism.tp"))])
         if tps[0] > per_node:
-            from .core.errors import UserInputError
+            from ..core.errors import UserInputError
             raise UserInputError(f"tp={int(tps[0])} exceeds the {per_node} accelerators of one node",
                                  hint="tensor parallelism stays inside a node; lower tp or use more accelerators per node")
     else:
@@ -526,8 +526,8 @@ AUTO_MEMORY_SETTINGS = ((1, 1), (1, 2), (3, 2))
 def _training(model, hardware, cluster, b, s, precision, eff, par, notes):
     import numpy as np
 
-    from .core.errors import UserInputError
-    from .physics.distributed import distributed_core, reason_text
+    from ..core.errors import UserInputError
+    from ..physics.distributed import distributed_core, reason_text
 
     if cluster is None:
         cluster = single_device_fleet(hardware)
@@ -539,7 +539,7 @@ def _training(model, hardware, cluster, b, s, precision, eff, par, notes):
     if fixed:
         rc = par.get("recompute") or "selective"
         if rc not in _RECOMPUTE:
-            from .core.errors import UnknownNameError
+            from ..core.errors import UnknownNameError
             raise UnknownNameError("recomputation mode", str(rc), _RECOMPUTE)
         tp = _pos_int(par.get("tp") or 1, "parallelism.tp")
         if tp > per_node:
@@ -628,9 +628,9 @@ def _training(model, hardware, cluster, b, s, precision, eff, par, notes):
 # ------------------------------------------------------------------------------------------------
 def _macro(fleet, grid, days, kwh_price, utilization, rate, notes) -> Lens:
     """TCO from ``EconomicsModel``, energy, carbon and water from ``SustainabilityModel``."""
-    from .core.errors import UserInputError
-    from .physics.economics import EconomicsModel
-    from .physics.sustainability import SustainabilityModel
+    from ..core.errors import UserInputError
+    from ..physics.economics import EconomicsModel
+    from ..physics.sustainability import SustainabilityModel
 
     import numpy as np
 
@@ -717,13 +717,13 @@ def _mag(v, unit) -> Optional[float]:
 # Input helpers
 # ------------------------------------------------------------------------------------------------
 def _number(value, what):
-    from .core.errors import UserInputError
+    from ..core.errors import UserInputError
 
     import pint
 
     if isinstance(value, pint.Quantity):
         if not value.dimensionless:
-            from .core.errors import UnitError
+            from ..core.errors import UnitError
             raise UnitError(f"{what}: expected a plain number, got {value:~}")
         value = float(value.m_as(""))
     if isinstance(value, bool) or value is None:
@@ -738,7 +738,7 @@ def _number(value, what):
 
 
 def _pos_int(value, what) -> int:
-    from .core.errors import UserInputError
+    from ..core.errors import UserInputError
 
     x = _number(value, what)
     if x <= 0 or x != int(x):
@@ -747,7 +747,7 @@ def _pos_int(value, what) -> int:
 
 
 def _nonneg_int(value, what) -> int:
-    from .core.errors import UserInputError
+    from ..core.errors import UserInputError
 
     x = _number(value, what)
     if x < 0 or x != int(x):
@@ -756,7 +756,7 @@ def _nonneg_int(value, what) -> int:
 
 
 def _pos_float(value, what) -> float:
-    from .core.errors import UserInputError
+    from ..core.errors import UserInputError
 
     x = _number(value, what)
     if x <= 0:
@@ -765,7 +765,7 @@ def _pos_float(value, what) -> float:
 
 
 def _fraction(value, what, *, allow_zero=True) -> float:
-    from .core.errors import UserInputError
+    from ..core.errors import UserInputError
 
     x = _number(value, what)
     if x > 1 or x < 0 or (x == 0 and not allow_zero):
@@ -774,7 +774,7 @@ def _fraction(value, what, *, allow_zero=True) -> float:
 
 
 def _zero(value) -> int:
-    from .core.errors import UserInputError
+    from ..core.errors import UserInputError
 
     z = 1 if value is None else value
     if z not in (0, 1, 2, 3):
@@ -790,7 +790,7 @@ def _parallelism_dict(par) -> dict:
     elif dataclasses.is_dataclass(par):
         par = dataclasses.asdict(par)
     if not isinstance(par, Mapping):
-        from .core.errors import UserInputError
+        from ..core.errors import UserInputError
         raise UserInputError(f"parallelism: expected a mapping such as {{'tp': 8, 'pp': 4}}, got {par!r}")
     aliases = {"tp_size": "tp", "pp_size": "pp", "cp_size": "cp", "ep_size": "ep", "microbatch_size": "microbatch",
                "micro_batch": "microbatch", "activation_recomputation": "recompute"}
