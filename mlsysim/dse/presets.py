@@ -46,12 +46,13 @@ def question_text(kind: str, objectives: Sequence[str] | None) -> str:
 
 
 def spaces_dir() -> pathlib.Path:
-    """The shipped ``search_spaces/`` folder (repository top level, next to the package)."""
-    here = pathlib.Path(__file__).resolve().parents[2] / "search_spaces"
+    """The shipped search spaces: ``mlsysim/search_spaces/`` (package data; the repository's top-level
+    ``search_spaces/`` holds symlinks to these files)."""
+    here = pathlib.Path(__file__).resolve().parents[1] / "search_spaces"
     if here.is_dir():
         return here
-    raise SchemaError("the shipped search spaces were not found next to the mlsysim package",
-                      hint="run from a source checkout (pip install -e .) or pass --space FILE")
+    raise SchemaError("the shipped search spaces were not found inside the mlsysim package",
+                      hint="reinstall mlsysim (pip install mlsysim) or pass --space FILE")
 
 
 @dataclasses.dataclass
