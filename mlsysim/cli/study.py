@@ -214,7 +214,7 @@ def worker(ctx: typer.Context, file: str = _file(), storage: str = _storage(requ
     """Join a study on a shared storage from another process or machine: evaluate the chunks / trials that are
     left, then exit (no report; `study run ... --storage URL` or `study report URL` writes it). Give the same
     study file and overrides as the other workers."""
-    from ..dse.backends.base import redact
+    from ..dse.storage_url import redact
     from ..study.runner import work_study
     from ..study.spec import load_study
     from ..study.storage import resolve_storage
@@ -266,7 +266,7 @@ def report(ctx: typer.Context,
 @app.command("list", short_help="The studies in a storage, with their progress.")
 def list_(ctx: typer.Context, storage: str = _storage(required=True), output: Optional[Format] = output_option()):
     """The studies in a storage, with their progress."""
-    from ..dse.backends.base import redact
+    from ..dse.storage_url import redact
     from ..study.runner import list_studies
     from ..study.storage import resolve_storage
 

@@ -32,6 +32,7 @@ import numpy as np
 
 from ..core.errors import StorageError
 from .table import Table
+from .storage_url import redact, sql_storage
 
 LEASE_SECONDS = 1800.0
 #: A chunk's front is copied into its ``info`` (for progress displays) up to this many points.
@@ -69,22 +70,6 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
-def normalize_url(storage: str) -> str:
-    """A path becomes a SQLite URL; ``postgresql://`` gets the driver that is installed
-    (SQLAlchemy 2.1 defaults to psycopg 3; ``psycopg2-binary`` is what mlsysim[distributed] brings)."""
-    s = str(storage)
-    if "://" not in s:
-        return f"sqlite:///{os.path.abspath(s)}"
-    scheme, rest = s.split("://", 1)
-    if scheme in ("postgresql", "postgres"):
-        import importlib.util
-
-        if importlib.util.find_spec("psycopg") is None and importlib.util.find_spec("psycopg2") is not None:
-            return f"postgresql+psycopg2://{rest}"
-        return f"postgresql://{rest}"
-    return s
-
-
 def make_engine(url: str, *, immediate: bool = True):
     """A SQLAlchemy engine. SQLite: WAL journal, a 60 s lock timeout and, for writers
     (``immediate``), ``BEGIN IMMEDIATE`` (a transaction takes the write lock up front, so two
@@ -93,10 +78,11 @@ def make_engine(url: str, *, immediate: bool = True):
     ``pool_pre_ping``."""
     import sqlalchemy as sa
 
-    if not url.startswith("sqlite"):
+    spec = sql_storage(url, why="a chunk store")
+    if not spec.is_sqlite:
         return sa.create_engine(url, pool_pre_ping=True)
-    path = url.split(":///", 1)[1] if ":///" in url else ""
-    if path and path != ":memory:":
+    path = spec.sqlite_path
+    if path:
         folder = os.path.dirname(path)
         if folder and not os.path.isdir(folder):
             raise StorageError(f"cannot open study storage {url!r}: folder {folder!r} does not exist",
@@ -136,8 +122,6 @@ def retry_locked(fn, *args, attempts: int = 12, **kwargs):
 
 
 def storage_error(url: str, exc: BaseException) -> StorageError:
-    from .backends.base import redact
-
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if isinstance(exc, ImportError):
         scheme = url.split("://", 1)[0]
@@ -154,7 +138,7 @@ class ChunkStore:
     def __init__(self, storage: str):
         import sqlalchemy as sa
 
-        self.url = normalize_url(storage)
+        self.url = sql_storage(storage, why="a chunk store").url
         try:
             self.engine = make_engine(self.url)
             self.reader = make_engine(self.url, immediate=False) if self.url.startswith("sqlite") else self.engine
@@ -318,8 +302,6 @@ class ChunkStore:
 
     @property
     def safe_url(self) -> str:
-        from .backends.base import redact
-
         return redact(self.url)
 
     def dispose(self) -> None:

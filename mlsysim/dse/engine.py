@@ -13,7 +13,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..core.errors import SchemaError
-from .backends.base import Backend, SearchContext, get_backend, redact
+from .backends.base import Backend, SearchContext, get_backend
+from .storage_url import redact
 from .objective import bind_all, check_objectives, parse_constraints, parse_objectives
 from .pareto import pareto_indices
 from .problem import as_problem, check_output, metric_units_of, problem_id

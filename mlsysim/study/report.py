@@ -19,7 +19,7 @@ import math
 import pathlib
 from typing import Callable, Optional
 
-from ..dse.backends.base import redact
+from ..dse.storage_url import redact
 from .spec import PARAM_UNITS, Study
 
 SCHEMA = "mlsysim.study/1"

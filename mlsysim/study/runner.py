@@ -33,10 +33,11 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from ..core.errors import StorageError, UserInputError
-from ..dse.backends.base import Outcome, redact
+from ..dse.backends.base import Outcome
+from ..dse.storage_url import redact
 from ..dse.chunk_store import ChunkStore, pack, unpack, worker_id
 from .spec import Study, Task, study_from_record
-from .storage import DB_NAME, StudyStore, resolve_storage
+from .storage import DB_NAME, StudyStore, existing_storage, resolve_storage
 
 LEASE_S = 1800.0
 POLL_S = 0.5
@@ -643,10 +644,7 @@ def work_study(study: Study, storage: str, *, jobs: int = 1, progress: Progress 
 
 def load_stored_study(storage: str, name: str | None = None) -> tuple[Study, dict, str]:
     """(study, its stored row, url) from a storage URL or report folder."""
-    url = resolve_storage(storage)
-    if url.startswith("sqlite:///") and not os.path.exists(url[len("sqlite:///"):]):
-        raise StorageError(f"no study database at {url[len('sqlite:///'):]}",
-                           hint="give the report folder of a `study run`, or the --storage URL it used")
+    url = existing_storage(storage)
     sstore = StudyStore(url)
     try:
         row = sstore.find(name)
@@ -685,10 +683,7 @@ def collect_study(storage: str, *, name: str | None = None, out: str | pathlib.P
 @quiet_numpy
 def list_studies(storage: str) -> list[dict]:
     """Every study in a storage with its progress (``mlsysim study list``)."""
-    url = resolve_storage(storage)
-    if url.startswith("sqlite:///") and not os.path.exists(url[len("sqlite:///"):]):
-        raise StorageError(f"no study database at {url[len('sqlite:///'):]}",
-                           hint="give the report folder of a `study run`, or the --storage URL it used")
+    url = existing_storage(storage)
     sstore = StudyStore(url)
     out = []
     try:

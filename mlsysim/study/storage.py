@@ -10,8 +10,8 @@ import pathlib
 import time
 
 from ..core.errors import StorageError, UnknownNameError, UserInputError
-from ..dse.backends.base import redact
-from ..dse.chunk_store import ChunkStore, normalize_url, retry_locked
+from ..dse.chunk_store import ChunkStore, retry_locked
+from ..dse.storage_url import redact, sql_storage
 
 DB_NAME = "study.db"
 
@@ -22,27 +22,17 @@ def resolve_storage(storage: str | None, out: pathlib.Path | None = None) -> str
     if storage is None or str(storage).strip() == "":
         if out is None:
             raise UserInputError("no storage given", hint="pass --storage URL (or a report folder)")
-        return normalize_url(str(pathlib.Path(out) / DB_NAME))
-    text = str(storage).strip()
-    if "://" in text:
-        if text.split("://", 1)[0].split("+")[0] not in ("sqlite", "postgresql", "postgres", "mysql", "mariadb",
-                                                          "oracle", "mssql"):
-            raise StorageError(f"storage {redact(text)!r}: not an SQLAlchemy database URL",
-                               hint="e.g. sqlite:///study.db or postgresql://user@host/db")
-        return normalize_url(text)
-    path = pathlib.Path(text).expanduser()
-    if path.is_dir():
-        return normalize_url(str(path / DB_NAME))
-    if path.suffix in (".db", ".sqlite", ".sqlite3"):
-        return normalize_url(str(path))
-    if path.suffix in (".log", ".journal", ".jsonl"):
-        raise StorageError(f"storage {text!r}: a study needs an SQL database (its exhaustive chunks are stored "
-                           "there), not an optuna journal file", hint="use a .db file or a postgresql:// URL")
-    if not path.exists() and not path.suffix:
-        raise StorageError(f"storage {text!r}: no such report folder (no study database there)",
-                           hint="give the --out folder of a `study run`, a .db file, or the --storage URL it used")
-    raise StorageError(f"storage {text!r}: expected a report folder, a .db file or a URL such as "
-                       "sqlite:///study.db or postgresql://user@host/db")
+        return sql_storage(pathlib.Path(out) / DB_NAME).url
+    return sql_storage(storage, folder_db=DB_NAME, why="a study").url
+
+
+def existing_storage(storage: str) -> str:
+    """``resolve_storage`` for reading: a SQLite file that does not exist is an error (not a new database)."""
+    spec = sql_storage(resolve_storage(storage))
+    if spec.sqlite_path is not None and not pathlib.Path(spec.sqlite_path).exists():
+        raise StorageError(f"no study database at {spec.sqlite_path}",
+                           hint="give the report folder of a `study run`, or the --storage URL it used")
+    return spec.url
 
 
 class StudyStore:

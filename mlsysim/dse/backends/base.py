@@ -274,9 +274,3 @@ def get_backend(spec: str | Backend = "auto", sampler: str | None = None, **opti
     backend_cls = getattr(importlib.import_module(f"{__package__}.{module}"), cls)
     return backend_cls(sampler=samp or sampler, **options)
 
-
-def redact(url: str) -> str:
-    """A storage URL with its password replaced by ***."""
-    import re
-
-    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", str(url))

@@ -27,7 +27,9 @@ import time
 import numpy as np
 
 from ...core.errors import SchemaError, StorageError
+from ..chunk_store import ChunkStore
 from ..pareto import pareto_indices
+from ..storage_url import parse_storage
 from ..table import Table
 from .base import Backend, Outcome, SearchContext
 
@@ -85,7 +87,7 @@ class ExhaustiveBackend(Backend):
         chunk = int(self.options.get("chunk_size", DEFAULT_CHUNK))
         max_trials = int(self.options.get("max_trials", MAX_TRIALS))
         notes = budget_notes(budget, size)
-        if storage is not None and _journal(storage):
+        if storage is not None and not isinstance(storage, ChunkStore) and parse_storage(storage).kind == "journal":
             notes.append(f"storage {storage!s} is an optuna journal file; exhaustive chunks need an SQL database "
                          "(a .db file or a URL), so this search ran in memory")
             storage = None
@@ -124,8 +126,6 @@ class ExhaustiveBackend(Backend):
         return _outcome(ctx, tables, front, n_raw, n_valid, n_feas, fails, max_trials, notes)
 
     def _run_stored(self, ctx, storage, *, seed, n_jobs, chunk, max_trials, progress, notes) -> Outcome:
-        from ..chunk_store import ChunkStore
-
         store = storage if isinstance(storage, ChunkStore) else ChunkStore(str(storage))
         lease = float(self.options.get("lease_s", LEASE_DEFAULT))
         job = open_chunks(ctx, store, seed=seed, chunk_size=chunk, max_trials=max_trials)
@@ -145,11 +145,6 @@ class ExhaustiveBackend(Backend):
 
 # -- helpers shared by the in-memory and the stored search -------------------------------------
 LEASE_DEFAULT = 1800.0
-
-
-def _journal(storage) -> bool:
-    text = str(storage)
-    return "://" not in text and text.endswith((".log", ".journal", ".jsonl"))
 
 
 def finite_size(ctx: SearchContext) -> int:
@@ -268,8 +263,6 @@ def work_chunks(ctx: SearchContext, store, job: ChunkJob, *, worker: str | None 
 
 def work_chunks_at(ctx: SearchContext, url: str, job: ChunkJob, lease_s: float = LEASE_DEFAULT) -> int:
     """``work_chunks`` in another process (a joblib task): opens its own connection."""
-    from ..chunk_store import ChunkStore
-
     store = ChunkStore(url)
     try:
         return work_chunks(ctx, store, job, lease_s=lease_s)

@@ -30,7 +30,8 @@ import warnings
 import numpy as np
 
 from ...core.errors import StorageError, UserInputError
-from .base import Backend, Outcome, SearchContext, TrialLog, precount, redact
+from ..storage_url import parse_storage, redact
+from .base import Backend, Outcome, SearchContext, TrialLog, precount
 
 DEFAULT_BUDGET = {"tpe": 500, "gp": 60, "nsga2": 5000, "nsga3": 5000, "random": 5000, "qmc": 5000}
 DEFAULT_BATCH = {"tpe": 1, "gp": 1, "random": 256, "qmc": 256}
@@ -58,31 +59,22 @@ def open_storage(storage):
 
     if storage is None or isinstance(storage, optuna.storages.BaseStorage):
         return storage
-    text = str(storage)
-    if "://" not in text:
-        path = pathlib.Path(text).expanduser()
-        if path.suffix in (".log", ".journal", ".jsonl"):
-            from optuna.storages.journal import JournalFileBackend
+    spec = parse_storage(storage)
+    if spec.kind == "journal":
+        from optuna.storages.journal import JournalFileBackend
 
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
-            except OSError as exc:
-                raise StorageError(f"cannot open journal storage {text!r}: {exc}") from None
-        if path.suffix in (".db", ".sqlite", ".sqlite3"):
-            text = f"sqlite:///{path.resolve()}"
-        else:
-            raise StorageError(f"storage {text!r}: expected a file ending in .db or .log/.journal, or a URL such as "
-                               "sqlite:///study.db or postgresql://user@host/db")
+        try:
+            pathlib.Path(spec.url).parent.mkdir(parents=True, exist_ok=True)
+            return optuna.storages.JournalStorage(JournalFileBackend(spec.url))
+        except OSError as exc:
+            raise StorageError(f"cannot open journal storage {str(storage)!r}: {exc}") from None
     import sqlalchemy.exc
 
-    from ..chunk_store import normalize_url
-
-    text = normalize_url(text)  # postgresql:// -> the installed driver (psycopg2 under SQLAlchemy 2.1)
-    kwargs = {"connect_args": {"timeout": 60}} if text.startswith("sqlite") else {}
+    text = spec.url
+    kwargs = {"connect_args": {"timeout": 60}} if spec.is_sqlite else {}
     try:
         rdb = optuna.storages.RDBStorage(text, engine_kwargs=kwargs)
-        if text.startswith("sqlite"):
+        if spec.is_sqlite:
             _fast_sqlite(rdb)
         return rdb
     except ImportError as exc:
