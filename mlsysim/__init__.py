@@ -10,7 +10,19 @@ from __future__ import annotations
 import importlib
 from types import SimpleNamespace
 
+from .core import references as _references
+
 __version__ = "0.2.0"
+
+
+def _catalog_lookup(section: str, name: str):
+    """A catalog entry by name: what entry types use to resolve names (see core/references.py)."""
+    from .core.catalog import registry
+
+    return registry(section).get(name)
+
+
+_references.set_lookup(_catalog_lookup)
 
 
 def _registries() -> dict:

@@ -2,40 +2,15 @@
 outputs, and the list of metric paths."""
 from __future__ import annotations
 
-import json
 from typing import Optional
 
 import typer
 
+from ..core.schemas import RESULT_SCHEMAS, load_result_schema
 from ._output import Format, emit_json, emit_text, markdown_table, output_format, output_option
 
 app = typer.Typer(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]},
                   help="JSON Schemas: the plan (no subcommand), catalog entries, command outputs, metric paths.")
-
-#: Published output schemas (files in mlsysim/schemas/), by the name `schema result NAME` takes.
-RESULT_SCHEMAS = {
-    "evaluation": "evaluation.schema.json",
-    "serve": "serve.schema.json",
-    "zoo-list": "zoo-list.schema.json",
-    "zoo-show": "zoo-show.schema.json",
-    "zoo-summary": "zoo-summary.schema.json",
-    "metrics": "metrics.schema.json",
-    "error": "error.schema.json",
-    "optimize": "optimize.schema.json",
-    "study": "study.schema.json",
-}
-
-
-def load_result_schema(name: str) -> dict:
-    """A published output schema (``mlsysim/schemas/<name>.schema.json``)."""
-    import pathlib
-
-    from ..core.errors import UnknownNameError
-
-    if name not in RESULT_SCHEMAS:
-        raise UnknownNameError("result schema", name, RESULT_SCHEMAS)
-    path = pathlib.Path(__file__).resolve().parent.parent / "schemas" / RESULT_SCHEMAS[name]
-    return json.loads(path.read_text(encoding="utf-8"))
 
 
 @app.callback()

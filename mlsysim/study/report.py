@@ -210,7 +210,7 @@ def validate_document(doc: dict) -> None:
     except ImportError:  # pragma: no cover - jsonschema comes with the [test] extra
         return
     if not _VALIDATOR:
-        from ..cli.schema import load_result_schema
+        from ..core.schemas import load_result_schema
 
         _VALIDATOR.append(jsonschema.Draft202012Validator(load_result_schema("study")))
     error = jsonschema.exceptions.best_match(_VALIDATOR[0].iter_errors(doc))

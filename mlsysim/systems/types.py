@@ -7,6 +7,7 @@ from typing import Literal, Optional, Union
 from pydantic import Field, field_validator
 
 from ..core.fields import CatalogEntry, Quantity
+from ..core.references import resolve
 from ..core.units import U_BYTE_S, U_S, U_USD, U_W
 from ..hardware.types import HardwareNode
 
@@ -29,13 +30,6 @@ class Fabric(CatalogEntry):
         return {"bandwidth": self.per_direction.m_as(U_BYTE_S), "latency": self.latency.m_as(U_S)}
 
 
-def _resolve(registry_name: str, value):
-    if isinstance(value, str):
-        from ..core import catalog
-        return catalog.registry(registry_name).get(value)
-    return value
-
-
 class Node(CatalogEntry):
     """A server: ``accelerators_per_node`` accelerators joined by the accelerator's own link
     (or ``intra_fabric``), plus host CPUs, memory, NICs and fans drawing ``host_power``."""
@@ -53,12 +47,12 @@ class Node(CatalogEntry):
     @field_validator("accelerator", mode="before")
     @classmethod
     def _accel(cls, v):
-        return _resolve("hardware", v)
+        return resolve("hardware", v)
 
     @field_validator("intra_fabric", mode="before")
     @classmethod
     def _fabric(cls, v):
-        return _resolve("fabrics", v)
+        return resolve("fabrics", v)
 
     @cached_property
     def si(self) -> dict:
@@ -85,12 +79,12 @@ class Cluster(CatalogEntry):
     @field_validator("node", mode="before")
     @classmethod
     def _node(cls, v):
-        return _resolve("nodes", v)
+        return resolve("nodes", v)
 
     @field_validator("fabric", mode="before")
     @classmethod
     def _fabric(cls, v):
-        return _resolve("fabrics", v)
+        return resolve("fabrics", v)
 
     @property
     def hardware(self) -> HardwareNode:
