@@ -108,6 +108,9 @@ METRICS = {
     "hfu": "HFU",
     "step_time_s": "s/step",
     "tflops_megatron_hw": "TFLOP/s/GPU",
+    # tokens per second per GPU: global batch x sequence length / step time / GPUs. Free of any FLOP
+    # convention, so it is the metric for sources that state a throughput (torchtitan, NeMo).
+    "tokens_per_s_per_gpu": "tok/s/GPU",
 }
 
 
@@ -162,6 +165,8 @@ def predict_run(run: dict, models: dict, systems: dict) -> Row:
         pred = step
     elif metric == "tflops_megatron_hw":
         pred = megatron_hw_flops(model, par["global_batch"], seq) / (step * gpus) / 1e12
+    elif metric == "tokens_per_s_per_gpu":
+        pred = float(r["tokens_per_s"]) / gpus
     else:
         raise ValueError(f"{run['id']}: unknown metric {metric!r}; expected one of {sorted(METRICS)}")
     meas = float(run["measured"]["value"])
@@ -169,6 +174,7 @@ def predict_run(run: dict, models: dict, systems: dict) -> Row:
     split = f"TP{tp} PP{pp}" + (f"x{v}" if v > 1 else "") + (f" CP{cp}" if cp > 1 else "") + f" DP{dp_eff:g}"
     split += {0: "", 1: " sel", 2: " full"}[rc] + (" SP" if sp else "")
     split += f" Z{par['zero_stage']}" if par.get("zero_stage") else ""
+    split += f" {par['precision']}" if par.get("precision", "bf16") != "bf16" else ""
     keys = ("compute_time", "tp_comm_time", "pp_comm_time", "bubble_time", "dp_comm_exposed",
             "zero3_gather_time", "optimizer_time")
     return Row(id=run["id"], source=run["source"], model=model.name, hardware=node.accelerator.name,
