@@ -252,12 +252,11 @@ def _where(source, lines, keys) -> str:
 
 
 def _read(path: pathlib.Path) -> tuple[Any, dict]:
+    from .core.resources import resolve_file
+
+    path = resolve_file(path, "plan")  # a path, else a shipped plan by name (example_cluster.yaml)
     try:
         text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SchemaError(f"{path}: file not found", hint="check the path") from None
-    except IsADirectoryError:
-        raise SchemaError(f"{path}: is a directory, not a plan file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise SchemaError(f"{path}: cannot read file ({exc})") from None
     return parse_plan_text(text, str(path))

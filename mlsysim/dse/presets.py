@@ -17,7 +17,7 @@ import dataclasses
 import pathlib
 from typing import Any, Sequence
 
-from ..core.errors import SchemaError, UnknownNameError, UserInputError
+from ..core.errors import UnknownNameError, UserInputError
 from .space import SearchSpace
 
 KINDS = ("parallelism", "placement", "hardware", "batching")
@@ -47,12 +47,10 @@ def question_text(kind: str, objectives: Sequence[str] | None) -> str:
 
 def spaces_dir() -> pathlib.Path:
     """The shipped search spaces: ``mlsysim/search_spaces/`` (package data; the repository's top-level
-    ``search_spaces/`` holds symlinks to these files)."""
-    here = pathlib.Path(__file__).resolve().parents[1] / "search_spaces"
-    if here.is_dir():
-        return here
-    raise SchemaError("the shipped search spaces were not found inside the mlsysim package",
-                      hint="reinstall mlsysim (pip install mlsysim) or pass --space FILE")
+    ``search_spaces/`` holds symlinks to these files). Refer to one by name: ``--space parallelism``."""
+    from ..core.resources import shipped_dir
+
+    return shipped_dir("search space")
 
 
 @dataclasses.dataclass

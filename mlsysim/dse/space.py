@@ -118,9 +118,12 @@ class SearchSpace(StrictModel):
 
     @classmethod
     def from_yaml(cls, path: str | pathlib.Path) -> "SearchSpace":
-        """Load a YAML file; errors name the file, the line and the field."""
+        """Load a YAML file, or a shipped space by name (``"parallelism"``); errors name the file, the
+        line and the field."""
         from ..core.catalog import read_yaml
+        from ..core.resources import resolve_file
 
+        path = resolve_file(path, "search space")
         data, _ = read_yaml(path)
         if isinstance(data, dict) and set(data) - {"__line__"} == {"space"}:
             data = data["space"]

@@ -12,7 +12,7 @@ expansion into tasks -- one search per (scenario x sweep value).
         hardware: {name: H100, nodes: 8}
         ops: {region: US_Avg, duration_days: 30}
         train_tokens: 1.0e+12        # optional: carbon_tax, qps, sla_ms, prompt_len, output_len
-    space: parallelism.yaml          # or an inline space, or {file: ..., fixed: {...}, restrict: {...}}
+    space: parallelism               # a shipped space's name, a file, an inline space, or {file: ..., fixed: ...}
     objectives: ["maximize: tokens_per_s", "minimize: gpu_hours_per_Mtoken"]
     constraints: ["memory_per_device <= 0.9 * capacity"]
     winner: knee
@@ -25,7 +25,7 @@ expansion into tasks -- one search per (scenario x sweep value).
 Each task is built with ``mlsysim.dse.presets.setup(question, plan, ...)`` -- the code path of
 ``mlsysim optimize`` -- and its search space is resolved (file read, preset defaults, ``fixed``
 and ``restrict`` applied) when the study is loaded, so a stored study record rebuilds the exact
-same searches on any machine without the YAML or the ``search_spaces/`` folder.
+same searches on any machine without the YAML or the shipped search spaces.
 """
 from __future__ import annotations
 
@@ -102,7 +102,8 @@ class StudySpec(_Strict):
     question: Question = Field(description="parallelism | placement | hardware | batching")
     scenarios: list[ScenarioSpec] = Field(min_length=1)
     space: Optional[Union[str, dict]] = Field(
-        default=None, description="a search space file (relative to the study file or search_spaces/), an inline "
+        default=None, description="a search space file (relative to the study file) or a shipped space's name "
+                                  "(parallelism, placement, hardware, serving), an inline "
                                   "space, or {file, fixed, restrict}; default: the question's shipped space")
     objectives: Optional[list[Union[str, dict]]] = Field(default=None, description="default: the question's")
     constraints: list[str] = Field(default_factory=list)
@@ -190,12 +191,9 @@ class Task:
         sampler = samp or self.sampler
         options = dict(self.options)
         why = None
-        if name == "auto":
-            name, sampler, why = AutoBackend(**options).choose(ctx, self.budget)
-            keep = {"exhaustive": ("chunk_size", "max_trials", "lease_s", "poll_s"),
-                    "pymoo": ("pop_size", "eliminate_duplicates"),
-                    "optuna": ("population_size", "batch_size", "study_name")}[name]
-            options = {k: v for k, v in options.items() if k in keep}
+        if name == "auto":  # the options the chosen backend takes are forwarded to it
+            choice = AutoBackend(**options).choose(ctx, self.budget)
+            name, sampler, options, why = choice.name, choice.sampler, choice.options, choice.why
         return s, dse, ctx, name, sampler, options, why
 
 
@@ -240,16 +238,14 @@ def study_from_record(record: dict) -> Study:
 # ------------------------------------------------------------------------------------------------
 def load_study(path: str | pathlib.Path, *, seed: int | None = None, budget: int | None = None,
                backend: str | None = None) -> Study:
-    """Read, validate and expand a study file; ``seed``/``budget``/``backend`` override the file's.
-    Errors name the file, the line and the field."""
-    path = pathlib.Path(path)
+    """Read, validate and expand a study file (a path, or the name of a shipped study such as
+    ``quickstart``); ``seed``/``budget``/``backend`` override the file's. Errors name the file, the
+    line and the field."""
+    from ..core.resources import resolve_file
+
+    path = resolve_file(path, "study")
     try:
         text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SchemaError(f"{path}: study file not found",
-                          hint="check the path (e.g. studies/quickstart.yaml)") from None
-    except IsADirectoryError:
-        raise SchemaError(f"{path}: is a directory, not a study file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise SchemaError(f"{path}: cannot read file ({exc})") from None
     data, lines = parse_plan_text(text, str(path))
@@ -439,22 +435,11 @@ def _space_arg(spec, base: pathlib.Path, where: str):
 
 
 def _space_file(name: str, base: pathlib.Path, where: str):
-    from ..dse.presets import spaces_dir
+    """A ``space:`` file: relative to the study file's folder, else a shipped space by name."""
+    from ..core.resources import resolve_file
     from ..dse.space import SearchSpace
 
-    cands = [base / name, base / f"{name}.yaml"]
-    try:
-        shipped = spaces_dir()
-        cands += [shipped / name, shipped / f"{name}.yaml"]
-    except MLSysimError:
-        shipped = None
-    for c in cands:
-        if c.is_file():
-            return SearchSpace.from_yaml(c)
-    looked = f"{base}" + (f" and {shipped}" if shipped else "")
-    raise SchemaError(f"{where}: search space file {name!r} not found (looked in {looked})",
-                      hint="give a path relative to the study file, a file of search_spaces/ (e.g. parallelism), "
-                           "or an inline space")
+    return SearchSpace.from_yaml(resolve_file(name, "search space", bases=[base], where=where))
 
 
 def study_json_schema() -> dict:
