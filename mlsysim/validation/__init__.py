@@ -171,7 +171,7 @@ def predict_run(run: dict, models: dict, systems: dict) -> Row:
         raise ValueError(f"{run['id']}: unknown metric {metric!r}; expected one of {sorted(METRICS)}")
     meas = float(run["measured"]["value"])
     dp_eff = float(r["dp"])
-    split = f"TP{tp} PP{pp}" + (f"x{v}" if v > 1 else "") + (f" CP{cp}" if cp > 1 else "") + f" DP{dp_eff:g}"
+    split = f"TP{tp} PP{pp}" + (f"x{v}" if v > 1 else "") + (f" CP{cp}" if cp > 1 else "") + (f" EP{ep}" if ep > 1 else "") + f" DP{dp_eff:g}"
     split += {0: "", 1: " sel", 2: " full"}[rc] + (" SP" if sp else "")
     split += f" Z{par['zero_stage']}" if par.get("zero_stage") else ""
     split += f" {par['precision']}" if par.get("precision", "bf16") != "bf16" else ""
