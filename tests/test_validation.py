@@ -101,3 +101,22 @@ def test_cli_prints_table_and_json(capsys):
     data = json.loads(capsys.readouterr().out)
     assert set(data) == {"training", "training_summary", "energy", "energy_summary"}
     assert data["training_summary"]["n"] == len(data["training"])
+
+
+def test_tokens_per_s_per_gpu_metric_is_tokens_over_step_time(training):
+    """The convention-free throughput metric: global batch x sequence / step time / GPUs."""
+    raw = yaml.safe_load((V.DATA_DIR / "training_runs.yaml").read_text())
+    runs = {r["id"]: r for r in raw["runs"]}
+    rows = [r for r in training if r.metric == "tokens_per_s_per_gpu"]
+    assert rows
+    for r in rows:
+        run = runs[r.id]
+        seq = raw["models"][run["model"]]["seq_len"]
+        tokens = run["parallel"]["global_batch"] * seq
+        assert r.predicted == pytest.approx(tokens / r.step_time_s / r.gpus, rel=1e-9), r.id
+
+
+def test_training_table_spans_sources_and_hardware(training):
+    """Issue 11 item 6: at least 40 runs from at least 8 independent sources."""
+    assert len(training) >= 40
+    assert len({r.source for r in training}) >= 8
