@@ -21,6 +21,8 @@ from mlsysim.physics.streaming import DEFAULT_STREAMING_BANDWIDTH, WeightStreami
 
 from physics_fixtures import A100, CS3, H100, L70, L8, MIXTRAL, R50, make_hw
 
+B200 = mlsysim.Hardware.get("B200")
+
 PROPS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 REL = 1e-9
 
@@ -44,18 +46,30 @@ def test_public_names_resolve_to_these_modules():
 
 def test_kv_limited_concurrency_hand_arithmetic():
     r = ContinuousBatchingModel().solve(L8, A100, seq_len=2048, max_batch=512, output_len=256, block_size=16)
-    # budget = 80e9 - 8,030,261,248 x 2 B weights - 2e9 runtime = 61,939,477,504 B
-    budget = 80e9 - 8_030_261_248 * 2 - 2e9
+    # budget = 0.9 x 80e9 (gpu_memory_utilization) - 8,030,261,248 x 2 B weights
+    #          - 8192 tokens x 34 x 4096 x 2/2 B activation workspace = 54,798,626,816 B
+    budget = 0.9 * 80e9 - 8_030_261_248 * 2 - 8192 * 34 * 4096
     assert r.kv_cache_budget.m_as("byte") == pytest.approx(budget, rel=REL)
     # KV per token 2·32·8·128·2 = 131,072 B; a request holds on average 2048 + 256/2 = 2176 tokens,
     # plus half a block (15/2 = 7.5 tokens) of last-block waste -> 2183.5 x 131,072 = 286.19 MB
     per_req = 2183.5 * 131_072
     assert r.kv_per_request.m_as("byte") == pytest.approx(per_req, rel=REL)
-    # floor(61.94e9 / 286.19e6) = 216 requests (< max_batch = 512: KV memory is the limit)
-    assert r.max_concurrent_requests == math.floor(budget / per_req) == 216
-    assert r.effective_batch == 216 and r.bottleneck == "kv_memory"
+    # floor(54.80e9 / 286.19e6) = 191 requests (< max_batch = 512 and < the token budget
+    # 8192 / (1 + 2048/256) = 910: KV memory is the limit)
+    assert r.max_concurrent_requests == math.floor(budget / per_req) == 191
+    assert r.effective_batch == 191 and r.bottleneck == "kv_memory"
     # paging wastes 7.5 of 2183.5 allocated tokens = 0.34 %
     assert r.kv_fragmentation == pytest.approx(7.5 / 2183.5, rel=REL)
+    # TensorRT-LLM's no-evict admission reserves the whole prompt + output: 2304 + 7.5 tokens -> 181
+    ne = ContinuousBatchingModel().solve(L8, A100, seq_len=2048, max_batch=512, output_len=256, admission="no_evict")
+    assert ne.max_concurrent_requests == math.floor(budget / (2311.5 * 131_072)) == 180
+
+
+def test_token_budget_caps_concurrency_for_long_prompts():
+    # prompt 8000, output 100: each running request brings 1 + 8000/100 = 81 tokens per iteration
+    # (its decode token + its share of prefill chunks) -> at most floor(8192 / 81) = 101 requests
+    r = ContinuousBatchingModel().solve(L8, B200, seq_len=8000, max_batch=4096, output_len=100)
+    assert r.effective_batch == 101 and r.bottleneck == "token_budget"
 
 
 def test_paging_waste_is_less_than_one_block_per_sequence():
@@ -72,8 +86,8 @@ def test_without_paging_reservation_wastes_60_to_80_percent():
     r = ContinuousBatchingModel().solve(L8, A100, seq_len=2048, max_batch=512, output_len=256, paged_attention=False)
     assert r.kv_fragmentation == pytest.approx(1 - 2176 / 8192, rel=REL)
     assert 0.6 <= r.kv_fragmentation <= 0.8
-    # 61.94e9 / (8192 x 131,072 B = 1.074 GB) = 57 requests instead of 216
-    assert r.max_concurrent_requests == 57
+    # 54.80e9 / (8192 x 131,072 B = 1.074 GB) = 51 requests instead of 191
+    assert r.max_concurrent_requests == 51
     paged = ContinuousBatchingModel().solve(L8, A100, seq_len=2048, max_batch=512, output_len=256)
     assert paged.max_concurrent_requests > r.max_concurrent_requests
     assert paged.decode_throughput > r.decode_throughput
@@ -83,30 +97,62 @@ def test_without_paging_reservation_wastes_60_to_80_percent():
     assert short.kv_fragmentation == pytest.approx(1 - 2176 / 2304, rel=REL)
 
 
-def test_batching_reuses_serving_core():
+def test_chunked_prefill_iteration_hand_arithmetic():
     r = ContinuousBatchingModel().solve(L70, H100, seq_len=1024, max_batch=32, output_len=512, tp_size=4)
-    b = r.effective_batch
-    assert b == 32 and r.bottleneck == "max_batch"
-    # ITL at the effective batch and the mean context 1024 + 512/2; TTFT of one request's prefill
-    dec = serving_core(L70, H100, batch_size=b, prompt_len=1024, output_len=256, tp=4, precision="fp16",
-                       kv_precision="fp16")
+    n = r.effective_batch
+    assert n == 32 and r.bottleneck == "max_batch"
+    # Sarathi-Serve steady state: 32/512 requests finish per iteration, so each iteration carries
+    # 32 decode tokens + 32 x 1024/512 = 64 prefill-chunk tokens = 96 tokens
+    tokens = 32 * (1 + 1024 / 512)
+    # GEMM phase (tp 4): weights 141.107e9 / 4 B + activations 96 x 2·34·8192·80 / 4 B at 0.9 x 3.35 TB/s
+    # = 11.78 ms; math 96 x 2 x 69.5e9 / 4 FLOP at peak x efficiency ~ 5 ms -> memory-bound
+    eff = compute_efficiency(L70, 4, H100, "fp16")
+    gemm = max((70_553_706_496 * 2 + tokens * 2 * 34 * 8192 * 80) / 4 / (3.35e12 * 0.9),
+               tokens * 2 * 69_503_033_344 / 4 / (989.4e12 * eff))
+    # attention phase: KV of 32 requests at the mean context 1024 + 512/2 = 1280, plus the 64 chunk
+    # tokens written: 41,024 tokens x 327,680 B / 4 (8 KV heads over 4 ranks) at 0.75 x 3.35 TB/s
+    # = 1.338 ms; math (32 x 1280 + 32/512 x 1024²/2) pairs x 4 x 80 x 8192 / 4 -> KV-bound
+    attn = max(41_024 * 327_680 / 4 / (3.35e12 * 0.75),
+               (32 * 1280 + 32 / 512 * 1024 ** 2 / 2) * 4 * 80 * 8192 / 4 / (989.4e12 * eff))
+    # two all-reduces per layer of 96 x 8192 x 2 B over 4 ranks (450 GB/s per direction x 0.8,
+    # 1 us per hop): 160 x (6.55 + 6) us = 2.01 ms
+    lat = H100.si["link_latency"]
+    comm = 160 * (2 * 0.75 * tokens * 8192 * 2 / (450e9 * 0.8) + 6 * lat)
+    # + 0.5 ms per-step overhead: 11.78 + 1.34 + 2.01 + 0.5 = 15.6-15.9 ms (the GEMM phase includes
+    # the 96 tokens' activation traffic)
+    itl = gemm + attn + comm + 0.5e-3
+    assert r.itl.m_as("s") == pytest.approx(itl, rel=1e-9)
+    assert r.itl.m_as("ms") == pytest.approx(15.9, abs=0.1)
+    # throughput: 32 output tokens per iteration; requests: 32/512 per iteration
+    assert r.throughput.m_as("token/s") == pytest.approx(32 / itl, rel=1e-9)
+    assert r.request_throughput.m_as("request/s") == pytest.approx(32 / (512 * itl), rel=1e-9)
+    # TTFT: one request's prefill alone (serving_core); e2e = TTFT + 512 iterations
     one = serving_core(L70, H100, batch_size=1, prompt_len=1024, output_len=512, tp=4, precision="fp16",
                        kv_precision="fp16")
-    assert r.itl.m_as("s") == pytest.approx(dec["itl"], rel=REL)
     assert r.ttft.m_as("s") == pytest.approx(one["ttft"], rel=REL)
-    # per turnover of b requests: b prefills + 512 decode steps -> b·512 output tokens
-    cycle = b * one["ttft"] + 512 * dec["itl"]
-    assert r.throughput.m_as("token/s") == pytest.approx(b * 512 / cycle, rel=REL)
-    assert r.request_throughput.m_as("request/s") == pytest.approx(b / cycle, rel=REL)
-    assert r.e2e_latency.m_as("s") == pytest.approx(cycle, rel=REL)  # Little's law: b / request rate
-    assert r.decode_throughput.m_as("token/s") == pytest.approx(b / dec["itl"], rel=REL)
+    assert r.e2e_latency.m_as("s") == pytest.approx(one["ttft"] + 512 * itl, rel=REL)
+
+
+def test_chunked_prefill_beats_serial_batch_one_prefills():
+    # the old schedule: n prefills one at a time, then o decode steps at batch n. Mixing the chunks
+    # into decode iterations reads the weights once for both, so it is never slower here
+    r = ContinuousBatchingModel().solve(L8, H100, seq_len=1024, max_batch=64, output_len=256)
+    one = serving_core(L8, H100, batch_size=1, prompt_len=1024, output_len=256, tp=1, precision="fp16",
+                       kv_precision="fp16")
+    dec = serving_core(L8, H100, batch_size=64, prompt_len=1024, output_len=128, tp=1, precision="fp16",
+                       kv_precision="fp16")
+    serial = 64 * 256 / (64 * one["ttft"] + 256 * dec["itl"])
+    assert r.throughput.m_as("token/s") > serial
 
 
 def test_batching_infeasible_when_weights_do_not_fit():
     r = ContinuousBatchingModel().solve(L70, A100, seq_len=2048, max_batch=64)
     assert r.feasible is False and r.effective_batch == 0 and r.max_concurrent_requests == 0
     assert r.throughput.magnitude == 0 and "80 GB" in r.reason and "tp_size" in r.reason
-    assert ContinuousBatchingModel().solve(L70, A100, seq_len=2048, max_batch=64, tp_size=2).feasible is True
+    # tp 2: 70.55 GB of weights + 2.28 GB workspace leave no KV room in 0.9 x 80 GB (vLLM's
+    # "No available memory for the cache blocks" for 70B fp16 on 2 x A100-80GB at the default 0.9)
+    assert ContinuousBatchingModel().solve(L70, A100, seq_len=2048, max_batch=64, tp_size=2).feasible is False
+    assert ContinuousBatchingModel().solve(L70, A100, seq_len=2048, max_batch=64, tp_size=4).feasible is True
 
 
 def test_batching_result_dimensions():

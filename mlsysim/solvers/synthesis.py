@@ -1,15 +1,18 @@
 """What hardware meets a latency SLA? The decode roofline, inverted.
 
 One decode step of ``b`` sequences at context ``s`` reads B bytes (weights + KV cache +
-activations) and performs F FLOPs, and its inter-token latency is
-``max(F / (peak · eff), B / (bandwidth · mem_eff))`` (Williams et al. 2009; Pope et al. 2023).
+activations) and performs F FLOPs in two phases (GEMMs, attention), each a roofline
+``max(F_i / (peak · eff), B_i / (bandwidth · mem_eff_i))``, plus a fixed per-step overhead
+(Williams et al. 2009; Pope et al. 2023; ``physics.serving``).
 Meeting ``ITL <= target`` therefore needs, per device,
 
     memory bandwidth >= B / (target · mem_eff)
     peak FLOP/s      >= F / (target · eff)
     memory capacity  >= weights + KV cache + runtime reserve
 
-and a time-to-first-token target adds the same two bounds for the prefill. The bytes, FLOPs and
+and a time-to-first-token target adds the same two bounds for the prefill. When the two phases
+are bound by different resources, both bounds are raised by the same factor until the step meets
+the target (latency is inversely proportional to a joint scaling of FLOP/s and bandwidth). The bytes, FLOPs and
 efficiencies are exactly ``serving_core``'s: the solver evaluates ``serving_core`` on two probe
 devices -- one with unit bandwidth and unlimited FLOP/s, one with unit FLOP/s and unlimited
 bandwidth -- whose latencies *are* B/mem_eff and F/eff, so the inverse can never drift from the
@@ -53,34 +56,43 @@ def synthesis_core(model, *, target_itl, batch_size=1, seq_len=DEFAULT_SEQ_LEN, 
                    kv_precision=None, efficiency=None, target_ttft=None) -> dict:
     """Vectorized minimum specs per device (SI: bytes/s, FLOP/s, bytes) for ``ITL <= target_itl``
     (and ``TTFT <= target_ttft`` when given); broadcasts over every numeric argument."""
-    from ..physics.serving import serving_core
+    from ..physics.serving import STEP_OVERHEAD_S, serving_core
 
-    from ..hardware.types import bytes_per_element
-    from ..physics.efficiency import D_HALF, transformer_matmul_efficiency
+    from ..physics.efficiency import compute_efficiency
 
     kv_precision = kv_precision or precision
-    target_itl = np.asarray(target_itl, dtype=float)
-    target_ttft = None if target_ttft is None else np.asarray(target_ttft, dtype=float)
+    # the per-step framework overhead is a fixed time: the hardware must meet what is left of the target
+    target_itl = np.asarray(target_itl, dtype=float) - STEP_OVERHEAD_S
+    target_ttft = None if target_ttft is None else np.asarray(target_ttft, dtype=float) - STEP_OVERHEAD_S
     # The forward model's GEMM efficiency depends on the device's own ridge point (efficiency.
     # roofline_d_half), i.e. on the answer: iterate to the fixed point (converges in a few steps,
     # the dependence is weak). A given ``efficiency`` needs no iteration.
-    inner = model.moe_ffn if model.is_moe else model.ffn
     eff = efficiency
-    d_half = D_HALF
+    guess = None  # the device of the previous iteration (None: the default half-size D_HALF)
     prev = None
     for _ in range(1 if efficiency is not None else 200):
         if efficiency is None:
-            eff = transformer_matmul_efficiency(model.hidden, inner, tp, d_half=d_half)
+            eff = compute_efficiency(model, tp, guess, precision)
         kw = dict(batch_size=batch_size, prompt_len=seq_len, output_len=0.0, tp=tp, precision=precision,
                   kv_precision=kv_precision, efficiency=eff)
         mem = serving_core(model, _BW_PROBE, **kw)     # latencies in seconds at 1 byte/s
         cmp = serving_core(model, _FLOPS_PROBE, **kw)  # latencies in seconds at 1 FLOP/s
-        bw = mem["itl"] / target_itl
-        flops = cmp["itl"] / target_itl
+        bw = (mem["itl"] - STEP_OVERHEAD_S) / target_itl
+        flops = (cmp["itl"] - STEP_OVERHEAD_S) / target_itl
         if target_ttft is not None:
-            bw = np.maximum(bw, mem["ttft"] / target_ttft)
-            flops = np.maximum(flops, cmp["ttft"] / target_ttft)
-        d_half = bytes_per_element(precision) * flops / (2.0 * bw)
+            bw = np.maximum(bw, (mem["ttft"] - STEP_OVERHEAD_S) / target_ttft)
+            flops = np.maximum(flops, (cmp["ttft"] - STEP_OVERHEAD_S) / target_ttft)
+        # A step is a sum of phases (GEMM, attention), each a roofline: a device with both lower
+        # bounds can still miss the target when the phases are bound by different resources.
+        # Latency scales as 1/k when FLOP/s and bandwidth both scale by k, so scale both up by the
+        # miss of the device that has exactly the two bounds.
+        both = serving_core(model, _SpecProbe(flops, bw), **kw)
+        scale = (both["itl"] - STEP_OVERHEAD_S) / target_itl
+        if target_ttft is not None:
+            scale = np.maximum(scale, (both["ttft"] - STEP_OVERHEAD_S) / target_ttft)
+        scale = np.maximum(scale, 1.0)
+        bw, flops = bw * scale, flops * scale
+        guess = _SpecProbe(flops, bw)
         if prev is not None and np.allclose(flops, prev, rtol=1e-13, atol=0.0):
             break
         prev = flops
