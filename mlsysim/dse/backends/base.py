@@ -13,8 +13,10 @@ import importlib
 from typing import Any, Callable, Mapping
 
 import numpy as np
+from pydantic import ConfigDict, ValidationError
 
 from ...core.errors import SchemaError, UnknownNameError
+from ...core.strict import StrictModel
 from ..objective import NAN_VIOLATION, Constraint, Objective
 from ..pareto import min_form, pareto_indices
 from ..problem import check_output, problem_id
@@ -223,17 +225,39 @@ class Outcome:
     extra: dict = dataclasses.field(default_factory=dict)
 
 
+class BackendOptions(StrictModel):
+    """Base of each backend's typed options (one model per backend, next to it): an unknown
+    name is refused with a did-you-mean, a bad value with the field and the reason."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @classmethod
+    def parse(cls, options: Mapping[str, Any], *, backend: str) -> "BackendOptions":
+        for key in options:
+            if key not in cls.model_fields:
+                raise UnknownNameError(f"{backend} option", key, cls.model_fields)
+        try:
+            return cls(**options)
+        except ValidationError as exc:
+            from ...core.catalog import format_validation_error
+
+            raise SchemaError(format_validation_error(exc, where=f"{backend} options"),
+                              hint=f"see the {backend} backend's options in docs/dse.md") from None
+
+
 class Backend:
-    """Base class: ``run(ctx, ...) -> Outcome``. ``budget`` counts proposed configurations."""
+    """Base class: ``run(ctx, ...) -> Outcome``. ``budget`` counts proposed configurations.
+    ``Options`` is the backend's options model; ``options`` the parsed options."""
 
     name = ""
     samplers: tuple[str, ...] = ()
+    Options: type[BackendOptions] = BackendOptions
 
     def __init__(self, sampler: str | None = None, **options):
         if sampler is not None and self.samplers and sampler not in self.samplers:
             raise UnknownNameError(f"{self.name} sampler", sampler, self.samplers)
         self.sampler = sampler
-        self.options = options
+        self.options = self.Options.parse(options, backend=self.name)
 
     def run(self, ctx: SearchContext, *, budget: int | None, seed: int, n_jobs: int, storage,
             progress: Progress | None) -> Outcome:
@@ -259,6 +283,14 @@ def available_backends() -> dict[str, tuple[str, ...]]:
     return dict(SAMPLERS)
 
 
+def backend_class(name: str) -> type[Backend]:
+    """The class of backend ``name`` (imports its module)."""
+    if name not in BACKENDS:
+        raise UnknownNameError("backend", name, BACKENDS)
+    module, cls = BACKENDS[name].split(":")
+    return getattr(importlib.import_module(f"{__package__}.{module}"), cls)
+
+
 def get_backend(spec: str | Backend = "auto", sampler: str | None = None, **options) -> Backend:
     """A backend instance from ``"name"`` or ``"name:sampler"``."""
     if isinstance(spec, Backend):
@@ -266,11 +298,7 @@ def get_backend(spec: str | Backend = "auto", sampler: str | None = None, **opti
     if not isinstance(spec, str):
         raise SchemaError(f"backend: expected a name such as 'auto', got {spec!r}")
     name, _, samp = spec.strip().lower().partition(":")
-    if name not in BACKENDS:
-        raise UnknownNameError("backend", name, BACKENDS)
     if samp and sampler and samp != sampler:
         raise SchemaError(f"backend {spec!r} and sampler {sampler!r} disagree")
-    module, cls = BACKENDS[name].split(":")
-    backend_cls = getattr(importlib.import_module(f"{__package__}.{module}"), cls)
-    return backend_cls(sampler=samp or sampler, **options)
+    return backend_class(name)(sampler=samp or sampler, **options)
 

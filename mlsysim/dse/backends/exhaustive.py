@@ -25,16 +25,28 @@ import json
 import time
 
 import numpy as np
+from pydantic import Field
 
 from ...core.errors import SchemaError, StorageError
 from ..chunk_store import ChunkStore
 from ..pareto import pareto_indices
 from ..storage_url import parse_storage
 from ..table import Table
-from .base import Backend, Outcome, SearchContext
+from .base import Backend, BackendOptions, Outcome, SearchContext
 
 DEFAULT_CHUNK = 2 ** 18
 MAX_TRIALS = 2_000_000
+LEASE_DEFAULT = 1800.0
+
+
+class ExhaustiveOptions(BackendOptions):
+    """Options of the exhaustive backend (the last three apply with a storage)."""
+
+    chunk_size: int = Field(DEFAULT_CHUNK, ge=1, description="raw points per evaluated (and stored) chunk")
+    max_trials: int = Field(MAX_TRIALS, ge=1, description="rows kept; beyond, only the Pareto front")
+    reset_running: bool = Field(False, description="return chunks a dead process held to the queue at once")
+    lease_s: float = Field(LEASE_DEFAULT, gt=0, description="seconds before a claimed chunk may be claimed again")
+    poll_s: float = Field(0.5, gt=0, description="seconds between checks while other workers finish")
 
 
 @dataclasses.dataclass
@@ -76,16 +88,15 @@ def scan(ctx: SearchContext, start: int, stop: int, chunk_size: int, max_rows: i
 
 
 class ExhaustiveBackend(Backend):
-    """Options: ``chunk_size`` (default 2**18), ``max_trials`` (default 2,000,000); with a storage
-    also ``reset_running``, ``lease_s`` and ``poll_s`` (see the module docstring)."""
+    """Options: ``ExhaustiveOptions``."""
 
     name = "exhaustive"
+    Options = ExhaustiveOptions
 
     def run(self, ctx, *, budget=None, seed=0, n_jobs=1, storage=None, progress=None) -> Outcome:
         space = ctx.space
         size = finite_size(ctx)
-        chunk = int(self.options.get("chunk_size", DEFAULT_CHUNK))
-        max_trials = int(self.options.get("max_trials", MAX_TRIALS))
+        chunk, max_trials = self.options.chunk_size, self.options.max_trials
         notes = budget_notes(budget, size)
         if storage is not None and not isinstance(storage, ChunkStore) and parse_storage(storage).kind == "journal":
             notes.append(f"storage {storage!s} is an optuna journal file; exhaustive chunks need an SQL database "
@@ -127,9 +138,9 @@ class ExhaustiveBackend(Backend):
 
     def _run_stored(self, ctx, storage, *, seed, n_jobs, chunk, max_trials, progress, notes) -> Outcome:
         store = storage if isinstance(storage, ChunkStore) else ChunkStore(str(storage))
-        lease = float(self.options.get("lease_s", LEASE_DEFAULT))
+        lease = self.options.lease_s
         job = open_chunks(ctx, store, seed=seed, chunk_size=chunk, max_trials=max_trials)
-        if self.options.get("reset_running"):
+        if self.options.reset_running:
             n = store.reset_running(job.key)
             if n:
                 notes.append(f"{n} chunk(s) left running by an earlier process were evaluated again")
@@ -139,12 +150,11 @@ class ExhaustiveBackend(Backend):
             workers = min(effective_n_jobs(n_jobs), len(job.bounds))
             list(parallel_map(work_chunks_at, [(ctx, store.url, job, lease)] * workers, n_jobs=workers))
         work_chunks(ctx, store, job, lease_s=lease, progress=progress)
-        wait_chunks(ctx, store, job, lease_s=lease, poll_s=float(self.options.get("poll_s", 0.5)), progress=progress)
+        wait_chunks(ctx, store, job, lease_s=lease, poll_s=self.options.poll_s, progress=progress)
         return merge_chunks(ctx, store, job, max_trials=max_trials, notes=notes)
 
 
 # -- helpers shared by the in-memory and the stored search -------------------------------------
-LEASE_DEFAULT = 1800.0
 
 
 def finite_size(ctx: SearchContext) -> int:

@@ -27,11 +27,14 @@ import json
 import pathlib
 import warnings
 
+from typing import Optional
+
 import numpy as np
+from pydantic import Field
 
 from ...core.errors import StorageError, UserInputError
 from ..storage_url import parse_storage, redact
-from .base import Backend, Outcome, SearchContext, TrialLog, precount
+from .base import Backend, BackendOptions, Outcome, SearchContext, TrialLog, precount
 
 DEFAULT_BUDGET = {"tpe": 500, "gp": 60, "nsga2": 5000, "nsga3": 5000, "random": 5000, "qmc": 5000}
 DEFAULT_BATCH = {"tpe": 1, "gp": 1, "random": 256, "qmc": 256}
@@ -235,14 +238,24 @@ def make_sampler(name: str, seed: int, population_size: int | None, *, fast: boo
     raise UserInputError(f"unknown optuna sampler {name!r}")
 
 
+class OptunaOptions(BackendOptions):
+    """Options of the optuna backend."""
+
+    population_size: Optional[int] = Field(None, ge=2, description="NSGA-II/III population (default 50)")
+    mutation_prob: Optional[float] = Field(GA_MUTATION_PROB, ge=0, le=1,
+                                           description="NSGA-II/III per-parameter mutation; None = optuna's 1/n")
+    batch_size: Optional[int] = Field(None, ge=1, description="trials asked per vectorized evaluation")
+    study_name: Optional[str] = Field(None, min_length=1, description="default: a hash of the search")
+    fail_running: bool = Field(True, description="at start, mark RUNNING trials of a resumed study FAIL and "
+                                                 "re-ask them (False when several coordinators share one study)")
+    fast_ga: bool = Field(True, description="O(1) GA bookkeeping with in-memory storage (fast_ga_class)")
+
+
 class OptunaBackend(Backend):
-    """Options: ``population_size`` (NSGA-II/III, default 50), ``mutation_prob`` (NSGA-II/III, default
-    0.25; None = optuna's 1/n_params), ``batch_size``, ``study_name``, ``fail_running`` (default True:
-    at start, mark RUNNING trials of a resumed study failed and re-ask them -- set False when several
-    coordinators share one study), ``fast_ga`` (default True: O(1) GA bookkeeping with in-memory
-    storage, see ``fast_ga_class``)."""
+    """Options: ``OptunaOptions``."""
 
     name = "optuna"
+    Options = OptunaOptions
     samplers = ("tpe", "nsga2", "nsga3", "gp", "random", "qmc")
 
     def run(self, ctx, *, budget=None, seed=0, n_jobs=1, storage=None, progress=None) -> Outcome:
@@ -252,19 +265,19 @@ class OptunaBackend(Backend):
             raise UserInputError("every dimension is fixed: nothing to search", hint="use backend='exhaustive'")
         sampler = self.sampler or ("tpe" if len(ctx.objectives) == 1 else "nsga2")
         budget = int(budget or DEFAULT_BUDGET[sampler])
-        pop = self.options.get("population_size")
-        batch = int(self.options.get("batch_size") or DEFAULT_BATCH.get(sampler) or pop or 50)
+        pop = self.options.population_size
+        batch = batch_size(self.options, sampler)
         valid_size, notes = precount(ctx)
-        name = self.options.get("study_name") or study_name(ctx, seed, sampler)
+        name = self.options.study_name or study_name(ctx, seed, sampler)
         # O(1) GA bookkeeping only where this loop is the study's one writer (see fast_ga_class).
-        fast = storage is None and bool(self.options.get("fast_ga", True))
-        mut = self.options.get("mutation_prob", GA_MUTATION_PROB)
+        fast = storage is None and self.options.fast_ga
+        mut = self.options.mutation_prob
         with quiet_optuna() as optuna:
             store = open_storage(storage)
             study = optuna.create_study(storage=store, study_name=name, load_if_exists=True,
                                         sampler=make_sampler(sampler, seed, pop, fast=fast, mutation_prob=mut),
                                         directions=[o.direction for o in ctx.objectives])
-            if store is not None and self.options.get("fail_running", True):
+            if store is not None and self.options.fail_running:
                 rerun = recover_running(study, store)
                 if rerun:
                     notes.append(f"{rerun} trial(s) left RUNNING by an earlier process were marked FAIL and re-asked")
@@ -297,6 +310,11 @@ class OptunaBackend(Backend):
                  "evaluations_this_run": log.evaluations - replayed, "workers": workers}
         return Outcome(table=log.table(), evaluations=log.evaluations, proposals=n_complete, sampler=sampler,
                        valid_size=valid_size, notes=notes, extra=extra)
+
+
+def batch_size(options: OptunaOptions, sampler: str) -> int:
+    """Trials per ask/evaluate/tell round: the option, else the sampler's default, else a generation."""
+    return int(options.batch_size or DEFAULT_BATCH.get(sampler) or options.population_size or 50)
 
 
 def optimize(study, ctx: SearchContext, log: TrialLog, n_trials: int, batch: int, progress, total: int,

@@ -20,11 +20,13 @@ Algorithms: NSGA-II (Deb et al. 2002), NSGA-III with Das-Dennis reference direct
 from __future__ import annotations
 
 import math
+from typing import Literal, Optional, Union
 
 import numpy as np
+from pydantic import Field
 
 from ...core.errors import UserInputError
-from .base import Backend, Outcome, SearchContext, TrialLog, precount
+from .base import Backend, BackendOptions, Outcome, SearchContext, TrialLog, precount
 
 DEFAULT_BUDGET = 10_000
 
@@ -201,15 +203,26 @@ def _classes():
             OversampledMating)
 
 
+class PymooOptions(BackendOptions):
+    """Options of the pymoo backend."""
+
+    pop_size: Optional[int] = Field(None, ge=2, description="default min(100, budget // 10, valid points // 2), "
+                                                            "at least 4")
+    eliminate_duplicates: Union[Literal["history"], bool] = Field(
+        "history", description='"history": against every configuration proposed in this search; true: pymoo\'s, '
+                               "against the current population; false: none")
+    valid_start: bool = Field(True, description="first population drawn from valid points")
+    exact_budget: bool = Field(True, description="the last generation is cut to the budget")
+    mating_oversample: Optional[int] = Field(None, ge=1, description="default 4 with history elimination, else 1")
+    mating_iterations: int = Field(20, ge=1, description="mating rounds before giving up on new offspring")
+    n_neighbors: int = Field(15, ge=1, description="MOEA/D neighbourhood size")
+
+
 class PymooBackend(Backend):
-    """Options: ``pop_size`` (default min(100, budget // 10, valid points // 2), at least 4),
-    ``eliminate_duplicates`` (default ``"history"``: against every configuration proposed in this
-    search; ``True`` = pymoo's, against the current population; ``False``), ``valid_start`` (default
-    True: first population from valid points), ``exact_budget`` (default True: the last generation
-    is cut to the budget), ``mating_oversample`` (default 4 with history elimination),
-    ``mating_iterations`` (20), ``n_neighbors`` (MOEA/D, default 15)."""
+    """Options: ``PymooOptions``."""
 
     name = "pymoo"
+    Options = PymooOptions
     samplers = ("nsga2", "nsga3", "moead", "ga")
 
     def run(self, ctx, *, budget=None, seed=0, n_jobs=1, storage=None, progress=None) -> Outcome:
@@ -229,17 +242,18 @@ class PymooBackend(Backend):
             raise UserInputError("every dimension is fixed: nothing to search", hint="use backend='exhaustive'")
         budget = int(budget or DEFAULT_BUDGET)
         valid_size, notes = precount(ctx)
-        pop = int(self.options.get("pop_size") or max(4, min(100, budget // 10, (valid_size or 10 ** 9) // 2)))
+        opts = self.options
+        pop = int(opts.pop_size or max(4, min(100, budget // 10, (valid_size or 10 ** 9) // 2)))
         notes += [] if n_jobs == 1 else ["pymoo evaluates each generation in one vectorized call; n_jobs is not used"]
 
         (VectorProblem, SpaceRepair, MixedSampling, EvalsOrExhausted, ValidSampling, HistoryDuplicates,
          OversampledMating) = _classes()
         log = TrialLog(ctx)
         problem = VectorProblem(ctx, log, penalty=(algo == "moead"), progress=progress, budget=budget)
-        sampling = ValidSampling(ctx) if self.options.get("valid_start", True) else MixedSampling()
+        sampling = ValidSampling(ctx) if opts.valid_start else MixedSampling()
         ops = dict(sampling=sampling, crossover=SBX(prob=0.9, eta=3.0, vtype=float),
                    mutation=PM(eta=3.0, vtype=float), repair=SpaceRepair(ctx))
-        dup_opt = self.options.get("eliminate_duplicates", "history")
+        dup_opt = opts.eliminate_duplicates
         dup = HistoryDuplicates(problem.seen) if dup_opt == "history" else bool(dup_opt)
         if algo == "nsga2":
             from pymoo.algorithms.moo.nsga2 import NSGA2
@@ -256,19 +270,19 @@ class PymooBackend(Backend):
             from pymoo.algorithms.moo.moead import MOEAD
 
             ref = _reference_directions(m, pop)
-            algorithm = MOEAD(ref_dirs=ref, n_neighbors=min(int(self.options.get("n_neighbors", 15)), len(ref)),
+            algorithm = MOEAD(ref_dirs=ref, n_neighbors=min(opts.n_neighbors, len(ref)),
                               prob_neighbor_mating=0.7, **ops)
         else:
             from pymoo.algorithms.soo.nonconvex.ga import GA
 
             algorithm = GA(pop_size=pop, eliminate_duplicates=dup, **ops)
         if hasattr(algorithm, "mating"):  # give up sooner on duplicate-free offspring in small spaces
-            algorithm.mating.n_max_iterations = int(self.options.get("mating_iterations", 20))
+            algorithm.mating.n_max_iterations = opts.mating_iterations
             history = algo != "moead" and isinstance(dup, HistoryDuplicates)  # MOEA/D mates given parents
-            factor = int(self.options.get("mating_oversample", 4 if history else 1))
+            factor = opts.mating_oversample or (4 if history else 1)
             if factor > 1 and algo != "moead" and type(algorithm.mating) is Mating:
                 algorithm.mating = OversampledMating(algorithm.mating, factor)
-        trim = algo != "moead" and bool(self.options.get("exact_budget", True))
+        trim = algo != "moead" and opts.exact_budget
         minimize(problem, algorithm, EvalsOrExhausted(budget, log, valid_size, trim), seed=int(seed), verbose=False,
                  copy_algorithm=False)
         if valid_size is not None and log.evaluations >= valid_size:
