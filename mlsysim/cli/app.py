@@ -58,7 +58,7 @@ EXAMPLES = (
     "mlsysim schema > plan.schema.json",
     "mlsysim optimize parallelism example_cluster.yaml",
     "mlsysim optimize placement example_cluster.yaml --carbon-tax 150",
-    "mlsysim study run studies/quickstart.yaml --out reports/quickstart",
+    "mlsysim study run quickstart --out reports/quickstart",
 )
 
 _OPTIONS = (

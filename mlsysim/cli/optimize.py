@@ -80,7 +80,8 @@ def _print(fmt, kind, s, res, top) -> None:
 
 # Shared option definitions (typer needs them as defaults in each signature).
 def _space():
-    return typer.Option(None, "--space", help="Search space YAML (default: the shipped search_spaces/ file).")
+    return typer.Option(None, "--space", help="A shipped search space by name (parallelism, placement, hardware, "
+                                              "serving) or a YAML file (default: the question's shipped space).")
 
 
 def _objective():
@@ -126,7 +127,8 @@ def _top():
 
 
 def _plan():
-    return typer.Argument(..., help="Plan file (mlsys.yaml), e.g. example_cluster.yaml.")
+    return typer.Argument(..., help="Plan file (mlsys.yaml); example_cluster.yaml (the seed's plan) ships with "
+                                    "mlsysim.")
 
 
 @app.command("parallelism")

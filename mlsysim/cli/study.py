@@ -21,7 +21,7 @@ JOBLIB_ENV = "MLSYSIM_JOBLIB_BACKEND"
 
 # -- shared options ------------------------------------------------------------------------------
 def _file():
-    return typer.Argument(..., help="Study file, e.g. studies/quickstart.yaml.")
+    return typer.Argument(..., help="Study file, or a shipped study by name (quickstart, serving_sla, ...).")
 
 
 def _storage(required: bool = False):
