@@ -92,9 +92,10 @@ class ParallelismSpec(_Strict):
     ep: int = Field(default=1, gt=0, description="expert-parallel degree (MoE)")
     microbatch: int = Field(default=1, gt=0, description="micro-batch size in sequences")
     zero_stage: int = Field(default=1, ge=0, le=3, description="ZeRO stage 0-3")
-    recompute: Literal["none", "selective", "full"] = Field(default="selective",
-                                                            description="activation recomputation")
+    recompute: Literal["none", "selective", "full", "selective_op"] = Field(
+        default="selective", description="activation recomputation (mlsysim.physics.training_memory.RECOMPUTE_MODES)")
     sequence_parallel: Optional[bool] = Field(default=None, description="default: on when tp > 1")
+    virtual_stages: int = Field(default=1, gt=0, description="interleaved pipeline chunks per stage")
 
 
 class AssertSpec(_Strict):

@@ -145,7 +145,7 @@ def test_zoo_show_any_registry(capsys, name):
 def test_zoo_show_units_and_sources(capsys):
     doc = run_json(capsys, "zoo", "show", "h100")[1]
     fields = {f["field"]: f for f in doc["fields"]}
-    assert fields["memory.capacity"]["value"] == {"value": 80.0, "unit": "GB"}
+    assert fields["memory.capacity"]["value"] == {"value": 80.0, "unit": "GiB"}   # binary HBM stacks (catalog source)
     assert fields["tdp"]["text"] == "700 W"
     assert any(d["name"] == "ridge_point" and d["unit"] == "FLOP/byte" for d in doc["derived"])
 

@@ -32,7 +32,7 @@ from .metrics import (LENSES, METRIC_BY_PATH, METRICS, STATUS_FAIL, STATUS_PASS,
 from .results import AssertResult, Evaluation, Lens
 from .scorecard import format_value
 from .system import DEFAULT_DURATION_DAYS, DEFAULT_GRID, DEFAULT_SEQ_LEN, SystemEvaluator
-from .training import AUTO_MEMORY_SETTINGS
+from ..physics.splits import AUTO_MEMORY_SETTINGS
 
 __all__ = [
     "AUTO_MEMORY_SETTINGS", "DEFAULT_DURATION_DAYS", "DEFAULT_GRID", "DEFAULT_SEQ_LEN", "LENSES", "METRICS",

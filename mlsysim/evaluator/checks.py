@@ -105,6 +105,6 @@ def _parallelism_dict(par) -> dict:
     if not isinstance(par, Mapping):
         from ..core.errors import UserInputError
         raise UserInputError(f"parallelism: expected a mapping such as {{'tp': 8, 'pp': 4}}, got {par!r}")
-    aliases = {"tp_size": "tp", "pp_size": "pp", "cp_size": "cp", "ep_size": "ep", "microbatch_size": "microbatch",
-               "micro_batch": "microbatch", "activation_recomputation": "recompute"}
-    return {aliases.get(k, k): v for k, v in par.items()}
+    from ..physics.splits import canonical_name
+
+    return {canonical_name(str(k)): v for k, v in par.items()}

@@ -8,7 +8,7 @@ from typing import Any
 from .checks import _pos_int
 from .metrics import STATUS_FAIL, STATUS_PASS, STATUS_WARN
 from .results import Lens, _no_fit
-from .training import _powers_of_two
+from ..physics.splits import powers_of_two
 
 
 def _inference(model, hardware, cluster, b, s, o, precision, kv_precision, eff, par, notes):
@@ -64,7 +64,7 @@ def _inference(model, hardware, cluster, b, s, o, precision, kv_precision, eff, 
             raise UserInputError(f"tp={int(tps[0])} exceeds the {per_node} accelerators of one node",
                                  hint="tensor parallelism stays inside a node; lower tp or use more accelerators per node")
     else:
-        tps = np.array([float(t) for t in _powers_of_two(min(per_node, n_acc)) if model.heads % t == 0] or [1.0])
+        tps = np.array([float(t) for t in powers_of_two(min(per_node, n_acc)) if model.heads % t == 0] or [1.0])
     sv = serving_core(model, hardware, batch_size=float(b), prompt_len=float(s), output_len=float(o), tp=tps,
                       precision=precision, kv_precision=kv_precision, efficiency=eff, link_bw=link_bw,
                       link_lat=link_lat)

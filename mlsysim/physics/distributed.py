@@ -31,11 +31,11 @@ from ..core.units import U_GB, U_MS, U_S, U_SAMPLE_S, U_TOKEN_S
 from ..hardware.types import bytes_per_element
 from .base import Result, as_unit, to_si, plain
 from .collectives import LINK_EFFICIENCY, all_gather_time, all_reduce_time, all_to_all_time, group_link, p2p_time
-from .efficiency import MEMORY_EFFICIENCY, roofline_d_half, transformer_matmul_efficiency
-from .node import ACTIVATION_BYTES_PER_TOKEN_LAYER_FP16
+from .efficiency import MEMORY_EFFICIENCY, kernel_efficiency, roofline_d_half, transformer_matmul_efficiency
 from .serving import RUNTIME_RESERVE_BYTES
-from .training_memory import (GRAD_BYTES, OPTIMIZER_BYTES, RECOMPUTE_MODES, WEIGHT_BYTES,
-                              activation_bytes_per_layer, in_flight_factor, model_state_bytes)
+from .training_memory import (GRAD_BYTES, OPTIMIZER_BYTES, WEIGHT_BYTES,
+                              activation_bytes_per_layer, in_flight_factor, model_activation_shape,
+                              model_state_bytes)
 
 # Optimizer update reads and writes the 16 B/param model state once: 32 B of HBM traffic per param.
 OPTIMIZER_TRAFFIC_BYTES = 32.0
@@ -50,7 +50,7 @@ REASONS = (
     "dp must be a whole number",
     "global batch must divide by dp*micro_batch",
     "heads must divide by tp",
-    "layers must divide by pp*virtual_stages",
+    "pp*virtual_stages exceeds the layers + 2 (a chunk holds a layer, or only the embedding or the head)",
     "seq_len must divide by cp",
     "virtual stages need pp > 1",
     "ep must divide dp and the expert count",
@@ -66,6 +66,39 @@ def reason_text(reason_code) -> np.ndarray:
 
 def _f(x):
     return np.asarray(x, dtype=float)
+
+
+def pipeline_layout(layers, pp, head_layers) -> dict:
+    """Layers per pipeline stage when they need not divide evenly (vectorized).
+
+    The last stage carries the output head, worth ``head_layers`` layers of compute, so it takes
+    k = (L - (p-1)·head)/p layers (rounded to the better neighbour), the middle stages M = ceil((L-k)/(p-1))
+    and the first what is left (at most M). Returns the stages' layer counts and the slowest stage's
+    load max(M, k + head) in layers; with p = 1 the one stage holds all L layers and the head."""
+    L = np.asarray(layers, dtype=float)
+    p = np.asarray(pp, dtype=float)
+    hr = np.asarray(head_layers, dtype=float)
+    multi = p > 1
+    q = np.where(multi, p - 1.0, 1.0)
+    k_star = (L - (p - 1.0) * hr) / p
+    best_load = best_k = best_m = None
+    for k in (np.floor(k_star), np.ceil(k_star)):
+        k = np.clip(k, 1.0, np.maximum(L - (p - 1.0), 1.0))
+        m_layers = np.ceil((L - k) / q)
+        load = np.maximum(m_layers, k + hr)
+        if best_load is None:
+            best_load, best_k, best_m = load, k, m_layers
+        else:
+            better = load < best_load
+            best_load = np.where(better, load, best_load)
+            best_k, best_m = np.where(better, k, best_k), np.where(better, m_layers, best_m)
+    first = L - best_k - np.maximum(p - 2.0, 0.0) * best_m
+    first = np.where(first >= 1.0, first, best_m)
+    return {
+        "load": np.where(multi, best_load, L + hr),
+        "slow_layers": np.where(multi, np.where(best_k + hr > best_m, best_k, best_m), L),
+        "first": np.where(multi, first, L), "middle": np.where(multi, best_m, L), "last": np.where(multi, best_k, L),
+    }
 
 
 def distributed_core(model, cluster, *, tp, pp, dp=None, cp=1, ep=1, micro_batch=1, global_batch,
@@ -97,7 +130,7 @@ def distributed_core(model, cluster, *, tp, pp, dp=None, cp=1, ep=1, micro_batch
         np.isclose(d, np.round(d)) & (d >= 1),
         np.isclose(m, np.round(m)) & (m >= 1),
         np.isclose(a / t, np.round(a / t)),
-        np.isclose(L / (p * v), np.round(L / (p * v))),
+        p * v <= L + 2.0,
         np.isclose(s / c, np.round(s / c)),
         (v == 1) | (p > 1),
         np.isclose(d / e, np.round(d / e)) & np.isclose(model.experts / e, np.round(model.experts / e)),
@@ -111,33 +144,51 @@ def distributed_core(model, cluster, *, tp, pp, dp=None, cp=1, ep=1, micro_batch
         reason_code[first_failure] = i
         valid &= ok
 
-    # ---- compute per microbatch per stage --------------------------------------------
-    tokens_dev = mb * s / c                                    # tokens one device sees per microbatch
-    layers_stage = L / p
+    # ---- pipeline layout: uneven stages --------------------------------------------------
     inner = model.moe_ffn if model.is_moe else model.ffn
-    # GEMM efficiency from the per-device shapes (hidden, hidden/tp or ffn/tp, and the microbatch's
-    # tokens) against the device's own roofline (efficiency.roofline_d_half)
-    eff = transformer_matmul_efficiency(h, inner, t, tokens=tokens_dev, d_half=roofline_d_half(hw, precision))
     fwd_flops_token = model.forward_flops_per_token(s)         # whole model, one token
-    attn_flops_token = 4.0 * L * s * model.d_attn
-    # The output layer (logits GEMM, 2·h·V per token) sits on the last pipeline stage, which is
-    # therefore the slowest one and sets the pace of the pipeline (Korthikanti et al. 2022 Sec. 4.3:
-    # embedding on the first stage, output layer and loss on the last; Llama Team 2024, "The Llama 3
-    # Herd of Models", Sec. 3.3.2: "output and loss need to be calculated, making this stage the
-    # execution latency bottleneck"). With pp = 1 this is the whole model as before.
+    attn_layer_token = 4.0 * s * model.d_attn                  # attention core of one layer, one token
+    # The output layer (logits GEMM, 2·h·V per token) sits on the last pipeline stage (Korthikanti et
+    # al. 2022 Sec. 4.3; Llama Team 2024 Sec. 3.3.2: "output and loss ... making this stage the execution
+    # latency bottleneck"). Layers need not divide by the stages: the last stage takes fewer layers to
+    # make room for the head, the first takes what is left (126 layers on 16 stages -> 7, 14 x 8, 7,
+    # as Llama 3 did; BLOOM likewise). ``stage_layers`` below is the slowest stage's load in layers.
     head_flops_token = 0.0 if model.encoder_only else 2.0 * h * model.vocab
     layer_flops_token = fwd_flops_token - head_flops_token
-    fwd_flops = (layer_flops_token / p + head_flops_token) * mb * s / (t * c)   # slowest stage, per microbatch
-    attn_flops = attn_flops_token * mb * s / (t * c * p)
-    # full recomputation re-runs the transformer layers' forward (not the output layer)
-    recompute_flops = np.where(rc >= 2, layer_flops_token * mb * s / (t * c * p),
-                               np.where(rc >= 1, attn_flops, 0.0))
-    t_fwd_math = fwd_flops / (peak * eff)
-    t_recompute = recompute_flops / (peak * eff)
+    per_layer_token = layer_flops_token / L
+    hr = head_flops_token / per_layer_token                    # the head in layer equivalents
+    lay = pipeline_layout(L, p, hr)
+    stage_load, layers_stage = lay["load"], lay["slow_layers"]
+
+    # ---- compute per microbatch per stage --------------------------------------------
+    tokens_dev = mb * s / c                                    # tokens one device sees per microbatch
+    # GEMM efficiency from the per-device shapes (hidden, hidden/tp or ffn/tp, and the microbatch's
+    # tokens) against the device's own roofline (efficiency.roofline_d_half)
+    gemm_peak, attn_eff = kernel_efficiency(hw)
+    eff = transformer_matmul_efficiency(h, inner, t, tokens=tokens_dev, d_half=roofline_d_half(hw, precision),
+                                        peak_fraction=gemm_peak)
+    fwd_flops = stage_load * per_layer_token * mb * s / (t * c)            # slowest stage, per microbatch
+    attn_flops = attn_layer_token * layers_stage * mb * s / (t * c)
+    gemm_layer_flops = (per_layer_token - attn_layer_token) * layers_stage * mb * s / (t * c)
+    # recomputation: full re-runs the layers' forward, selective the attention core, op-level about
+    # half of the matmuls (every other output is saved; torchtitan's selective_op policy)
+    recompute_gemm = np.select([rc == 2, rc == 3], [gemm_layer_flops, 0.5 * gemm_layer_flops], 0.0)
+    recompute_attn = np.where((rc == 2) | (rc == 1), attn_flops, 0.0)
+    # Attention runs in its own fused kernel (FlashAttention) at the family's attention rate, and a
+    # causal mask halves the work it does; the reported FLOPs (MFU) keep the dense 4·s·d_attn count
+    # (Narayanan et al. 2021 eq. 3, PaLM's MFU). Without a fused kernel the scores are full GEMMs.
+    if flash_attention and not model.encoder_only:
+        attn_rate, attn_work = attn_eff, 0.5
+    else:
+        attn_rate, attn_work = (attn_eff if flash_attention else eff), 1.0
+    attn_math = attn_work * attn_flops / (peak * attn_rate)
+    t_fwd_math = (fwd_flops - attn_flops) / (peak * eff) + attn_math
+    t_recompute = recompute_gemm / (peak * eff) + attn_work * recompute_attn / (peak * attn_rate)
     # element-wise traffic: stored activation bytes (Korthikanti 34·s·b·h) through HBM
-    act_token_layer = ACTIVATION_BYTES_PER_TOKEN_LAYER_FP16 * h * act_b / 2.0
+    shape = model_activation_shape(model)
     split = np.where(spf > 0, t, 1.0)
-    elem_bytes = tokens_dev * layers_stage * act_token_layer * (10.0 / split + 24.0 / t) / 34.0
+    act_layer_none = activation_bytes_per_layer(s / c, mb, h, a, t, spf, 0, flash_attention, **shape) * act_b / 2.0
+    elem_bytes = layers_stage * act_layer_none
     t_elem = ELEMENTWISE_PASSES * elem_bytes / bw
     t_compute = 3.0 * t_fwd_math + t_recompute + t_elem        # fwd + 2x bwd + recompute + elementwise
 
@@ -147,13 +198,12 @@ def distributed_core(model, cluster, *, tp, pp, dp=None, cp=1, ep=1, micro_batch
     tp_msg = tokens_dev * h * act_b
     # two all-reduces per layer forward and two backward; full recomputation repeats the forward
     # pass and with it its two all-reduces (Korthikanti et al. 2022, Sec. 5 and Table 4)
-    tp_collectives = 4.0 + np.where(rc >= 2, 2.0, 0.0)
+    tp_collectives = 4.0 + np.where(rc == 2, 2.0, 0.0)
     t_tp = layers_stage * tp_collectives * all_reduce_time(tp_msg, t, tp_bw, tp_lat)
 
     cp_bw, cp_lat = group_link(c, t, g, intra_bw, intra_lat, inter_bw, fsi["latency"])
     kv_block = 2.0 * tokens_dev * model.n_kv_heads * model.d_head * act_b / np.minimum(t, model.n_kv_heads)
     cp_comm = np.where(c > 1, layers_stage * 3.0 * (c - 1.0) * p2p_time(kv_block, cp_bw, cp_lat), 0.0)
-    attn_math = attn_flops / (peak * eff)                     # the attention part of t_fwd_math
     t_cp = np.maximum(cp_comm - 3.0 * attn_math, 0.0)         # the K/V passes hide behind attention
 
     moe_frac = (model.moe_layers / L) if model.is_moe else 0.0
@@ -196,13 +246,39 @@ def distributed_core(model, cluster, *, tp, pp, dp=None, cp=1, ep=1, micro_batch
     t_optimizer = params_dev / np.where(z >= 1, d, 1.0) * OPTIMIZER_TRAFFIC_BYTES / bw
     step = t_pipeline + t_dp_exposed + t_zero3 + t_optimizer
 
-    # ---- memory per device -------------------------------------------------------------
-    state = model_state_bytes(params_dev, d, z, optimizer)
-    act_layer = activation_bytes_per_layer(s / c, mb, h, a, t, spf, rc, flash_attention) * act_b / 2.0
-    act = act_layer * layers_stage * in_flight_factor(p, m, v)
-    act = act + np.where(rc >= 2, activation_bytes_per_layer(s / c, mb, h, a, t, spf, 0, flash_attention) * act_b / 2.0, 0.0)
+    # ---- memory per device: the fullest of the first, a middle and the last stage ------------
+    act_layer = activation_bytes_per_layer(s / c, mb, h, a, t, spf, rc, flash_attention, **shape) * act_b / 2.0
+    inflight = in_flight_factor(p, m, v)                       # first stage: min(p, m) microbatches
+    inflight_mid = in_flight_factor(np.maximum(p - 1.0, 1.0), m, v) * np.where(p > 2, 1.0, 0.0)
+    # full recomputation re-creates one layer's activations at a time during the backward pass
+    act_peak = np.where(rc == 2, act_layer_none, 0.0)
+    embed_in = model.vocab * h + model.position_embeddings * h
+    embed_out = 0.0 if model.encoder_only else model.vocab * h   # a tied head is a second copy under pp
+    layer_dense = (dense_params - model.embedding_params) / L
+    layer_expert = expert_params / L
+
     logits = 4.0 * tokens_dev * model.vocab / t                 # fp32 logits of the last stage
-    mem = state["weights"] + state["gradients"] + state["optimizer"] + act + logits + RUNTIME_RESERVE_BYTES
+    one = p <= 1
+    zero = 0.0 * t
+    stages = (  # (layers, extra parameters, microbatches in flight, logits) of the first, a middle, the last
+        (lay["first"], embed_in + np.where(one, embed_out, 0.0), inflight, np.where(one, logits, 0.0)),
+        (lay["middle"], zero, inflight_mid, zero),
+        (lay["last"], embed_out + zero, np.where(one, 0.0, np.minimum(1.0, m)), np.where(one, 0.0, logits)),
+    )
+    parts = []
+    for layers, extra, in_flight, lg in stages:
+        params = layers * (layer_dense / t + layer_expert / (t * e)) + extra / t
+        st = model_state_bytes(params, d, z, optimizer)
+        parts.append({"weights": st["weights"], "gradients": st["gradients"], "optimizer": st["optimizer"],
+                      "activations": act_layer * layers * in_flight + act_peak, "logits": lg})
+    parts[1] = {k: np.where(p > 2, v, 0.0) for k, v in parts[1].items()}
+    parts[2] = {k: np.where(one, 0.0, v) for k, v in parts[2].items()}
+    totals = np.broadcast_arrays(*[sum(pt.values()) for pt in parts])
+    fullest = np.argmax(np.stack(totals), axis=0)
+    pick = {k: np.choose(fullest, np.broadcast_arrays(*[pt[k] for pt in parts])) for k in parts[0]}
+    state = {k: pick[k] for k in ("weights", "gradients", "optimizer")}
+    act, logits = pick["activations"], pick["logits"]
+    mem = sum(pick.values()) + RUNTIME_RESERVE_BYTES
     capacity = hw.si["memory_capacity"]
     fits = mem <= capacity
     reason_code[valid & ~fits] = len(REASONS) - 1
@@ -211,7 +287,9 @@ def distributed_core(model, cluster, *, tp, pp, dp=None, cp=1, ep=1, micro_batch
     # ---- rates ---------------------------------------------------------------------------
     tokens_step = B * s
     model_flops = 3.0 * fwd_flops_token * tokens_step
-    hw_flops = model_flops + np.where(rc >= 2, layer_flops_token, np.where(rc >= 1, attn_flops_token, 0.0)) * tokens_step
+    hw_flops = model_flops + np.select([rc == 2, rc == 1, rc == 3],
+                                       [layer_flops_token, attn_layer_token * L,
+                                        0.5 * (layer_flops_token - attn_layer_token * L)], 0.0) * tokens_step
     mfu = model_flops / (step * N * peak)
     ideal = model_flops / (N * peak * eff)
     return {
@@ -255,25 +333,22 @@ class DistributedModel:
               optimizer: str = "adam") -> DistributedResult:
         from ..core.catalog import registry
         from ..core.errors import UnknownNameError, UserInputError
+        from .splits import default_seq_len, recompute_codes
 
         model = registry("models").get(model)
         fleet = registry("clusters").get(fleet)
         if getattr(model, "kind", None) != "transformer":
             raise UserInputError(f"DistributedModel models transformer training; {model.name} is a {model.kind}")
-        rc_names = np.atleast_1d(np.asarray(activation_recomputation))
-        bad = [r for r in rc_names if r not in RECOMPUTE_MODES]
-        if bad:
-            raise UnknownNameError("recomputation mode", str(bad[0]), RECOMPUTE_MODES)
         if optimizer not in OPTIMIZER_BYTES:
             raise UnknownNameError("optimizer", optimizer, OPTIMIZER_BYTES)
-        rc = np.vectorize(RECOMPUTE_MODES.index)(np.asarray(activation_recomputation)).astype(float)
+        rc = recompute_codes(activation_recomputation)
         ints = {k: to_si(v, "", what=k, integer=True) for k, v in dict(
             batch_size=batch_size, tp_size=tp_size, pp_size=pp_size, cp_size=cp_size, ep_size=ep_size,
             microbatch_size=microbatch_size, virtual_stages=virtual_stages).items()}
         z = to_si(zero_stage, "", what="zero_stage", integer=True, allow_zero=True)
         if np.any(np.asarray(z) > 3):
             raise UserInputError(f"zero_stage must be 0, 1, 2 or 3, got {zero_stage!r}")
-        s = to_si(seq_len if seq_len is not None else model.max_seq_len, "", what="seq_len", integer=True)
+        s = to_si(seq_len if seq_len is not None else default_seq_len(model), "", what="seq_len", integer=True)
         n = None if nodes is None else to_si(nodes, "", what="nodes", integer=True)
         sp = (np.asarray(ints["tp_size"]) > 1) if sequence_parallel is None else np.asarray(sequence_parallel)
         bytes_per_element(precision)

@@ -17,20 +17,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import functools
+import pathlib
+from contextlib import contextmanager
+
 import numpy as np
 
 from ..core.units import U_FLOP_S
 from .base import Result, as_unit, to_si
 
-# Large bf16/fp16 GEMMs on tensor-core GPUs reach ~80% of dense peak: NVIDIA, "Matrix Multiplication
-# Background User's Guide" (Deep Learning Performance docs, 2023), Fig. 4-5 (A100, large M=N=K);
-# Megatron-LM reports 138-163 TFLOP/s of 312 on A100 *including* communication and bubbles
-# (Narayanan et al. 2021, Table 1), consistent with ~80% inside the GEMMs. Measured best-case bf16
-# matmul ("Maximum Achievable Matmul FLOPS", S. Bekman, ml-engineering, compute/accelerator/README.md):
-# A100 SXM 268-271 TFLOP/s (86-87%), H100 SXM 792-795 (80%); the power-saturated *sustained* rate of
-# the same benchmark is lower (~700 of 989 TFLOP/s = 71% on H200). 0.75 lies between the sustained
-# and the burst figures; training GEMMs (backward transposes, non-ideal shapes) rarely beat it.
-# docs/validation.md shows how the validation table moves with this constant.
+# GEMM efficiency of an accelerator whose family is not in ``data/calibration/efficiency.yaml``' families, and of
+# calls that do not name a device: the table's default family rate times its fitted training factor
+# (0.80 x 0.86 ~ 0.69, see kernel_efficiency). Large bf16/fp16 GEMMs reach 80-87% of dense peak on
+# NVIDIA parts (S. Bekman, ml-engineering, "Maximum Achievable Matmul FLOPS comparison table").
 MATMUL_EFFICIENCY = 0.75
 # Half-efficiency dimension of the per-device weight matrix (GEMM tiles are 128-256 wide; a
 # 128-wide dimension fills about half the SMs' pipelines). NVIDIA GEMM guide, "Tile/Wave quantization".
@@ -43,6 +42,57 @@ CNN_EFFICIENCY = 0.50
 MEMORY_EFFICIENCY = 0.90
 
 WORKLOAD_TYPES = ("training", "prefill", "decode", "cnn_inference")
+
+EFFICIENCY_TABLE = pathlib.Path(__file__).resolve().parent.parent / "data" / "calibration" / "efficiency.yaml"
+#: Fitted constants temporarily replaced by :func:`calibrated` (the leave-one-source-out re-fit).
+_OVERRIDES: dict = {}
+
+
+@functools.lru_cache(maxsize=1)
+def _table() -> dict:
+    import yaml
+
+    with open(EFFICIENCY_TABLE, encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+def fitted_constant(name: str) -> float:
+    """A constant of ``data/calibration/efficiency.yaml`` marked ``fitted`` (or its :func:`calibrated` override)."""
+    return float(_OVERRIDES.get(name, _table()[name]["value"]))
+
+
+@contextmanager
+def calibrated(**values):
+    """Evaluate with fitted constants replaced, e.g. ``calibrated(training_gemm_factor=0.8)``: how
+    the validation re-fits a constant without one source. Unknown names are refused."""
+    unknown = [k for k in values if not _table().get(k, {}).get("fitted")]
+    if unknown:
+        raise KeyError(f"not a fitted constant of {EFFICIENCY_TABLE.name}: {', '.join(unknown)}")
+    saved = dict(_OVERRIDES)
+    _OVERRIDES.update({k: float(v) for k, v in values.items()})
+    try:
+        yield
+    finally:
+        _OVERRIDES.clear()
+        _OVERRIDES.update(saved)
+
+
+def kernel_family(hardware) -> dict:
+    """The ``data/calibration/efficiency.yaml`` family entry of ``hardware`` (matched on its key or name), else
+    the default entry (with ``key: default``)."""
+    text = f"{getattr(hardware, 'key', '')} {getattr(hardware, 'name', '')}".lower().replace("_", " ")
+    compact = text.replace(" ", "")
+    for fam in _table()["families"]:
+        if any(m.lower().replace("_", " ") in text or m.lower().replace(" ", "") in compact for m in fam["match"]):
+            return fam
+    return {"key": "default", **_table()["default"]}
+
+
+def kernel_efficiency(hardware) -> tuple[float, float]:
+    """(GEMM, attention) fractions of dense peak for ``hardware``'s family: the family's matmul rate
+    times the fitted ``training_gemm_factor``, and its fused-attention (forward + backward) rate."""
+    fam = kernel_family(hardware)
+    return fam["gemm"]["value"] * fitted_constant("training_gemm_factor"), fam["attention"]["value"]
 
 
 def size_factor(*dims, d_half=D_HALF) -> np.ndarray | float:
@@ -75,17 +125,19 @@ def roofline_d_half(hardware, precision: str = "bf16") -> float:
     return bytes_per_element(precision) * peak / (2.0 * hardware.si["memory_bandwidth"])
 
 
-def transformer_matmul_efficiency(hidden, ffn, tp, tokens=None, d_half=D_HALF) -> np.ndarray | float:
+def transformer_matmul_efficiency(hidden, ffn, tp, tokens=None, d_half=D_HALF,
+                                  peak_fraction=MATMUL_EFFICIENCY) -> np.ndarray | float:
     """Efficiency of a transformer layer's GEMMs on one device of a ``tp``-way split: the
     per-device matrices are hidden x hidden/tp (attention) and hidden x ffn/tp (MLP). With
     ``tokens`` (rows of the activation matrix: microbatch x sequence / cp) that dimension counts
-    too; ``d_half`` is the half-efficiency dimension (``roofline_d_half`` for a known device)."""
+    too; ``d_half`` is the half-efficiency dimension (``roofline_d_half`` for a known device) and
+    ``peak_fraction`` the large-GEMM rate (``kernel_efficiency`` for a known device)."""
     hidden = np.asarray(hidden, dtype=float)
     tp = np.asarray(tp, dtype=float)
     dims = (hidden, np.minimum(hidden, ffn) / tp) + (() if tokens is None else (tokens,))
     # one additive factor over all three GEMM dimensions: a product of per-dimension factors is
     # not monotone in the device's peak (more FLOP/s could make a layer slower)
-    return MATMUL_EFFICIENCY * size_factor(*dims, d_half=d_half)
+    return peak_fraction * size_factor(*dims, d_half=d_half)
 
 
 def compute_efficiency(model, tp=1, hardware=None, precision: str = "bf16") -> np.ndarray | float:
@@ -94,8 +146,10 @@ def compute_efficiency(model, tp=1, hardware=None, precision: str = "bf16") -> n
     the same rule the training model uses, else ``D_HALF``."""
     if getattr(model, "kind", None) == "transformer":
         inner = model.moe_ffn if model.is_moe else model.ffn
-        d_half = D_HALF if hardware is None else roofline_d_half(hardware, precision)
-        return transformer_matmul_efficiency(model.hidden, inner, tp, d_half=d_half)
+        if hardware is None:
+            return transformer_matmul_efficiency(model.hidden, inner, tp)
+        return transformer_matmul_efficiency(model.hidden, inner, tp, d_half=roofline_d_half(hardware, precision),
+                                             peak_fraction=kernel_efficiency(hardware)[0])
     return CNN_EFFICIENCY
 
 

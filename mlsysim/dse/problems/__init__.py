@@ -5,6 +5,7 @@ function of a DSE search (``evaluate(configs) -> metrics``). One module per ques
 * ``serving``   -- BatchingProblem: batch, tensor parallelism, replicas and precision for serving;
 * ``placement`` -- PlacementProblem and HardwareProblem: which region / accelerator / fleet size.
 """
-from .training import ParallelismProblem, best_split  # noqa: F401
+from .training import ParallelismProblem  # noqa: F401
+from ...physics.splits import best_split  # noqa: F401  (the one best-split search)
 from .placement import HardwareProblem, PlacementProblem  # noqa: F401
 from .serving import BatchingProblem  # noqa: F401

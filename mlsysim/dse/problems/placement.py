@@ -2,7 +2,7 @@
 model, priced with a carbon tax. ``HardwareProblem`` is the same question with the region fixed.
 
 For each (accelerator, node count) the training throughput is that of the best feasible parallel
-split (``training.best_split``); a fixed token budget then gives the time to train, and the fleet's
+split (``physics.splits.best_split``, the search ``mlsysim eval`` uses too); a fixed token budget then gives the time to train, and the fleet's
 TCO share and carbon over that time come from the economics and sustainability cores (which share
 ``physics.power``). The carbon tax turns carbon into dollars: cost = TCO + tax x tCO2e
 (a Pigouvian price; e.g. the U.S. EPA 2023 social cost of carbon is ~190 USD/tCO2e).
@@ -18,7 +18,8 @@ from ...physics.inputs import SECONDS_PER_YEAR
 from ...physics.power import DEFAULT_UTILIZATION
 from ...physics.sustainability import sustainability_si
 from ...systems.fleet import default_node, fleet_for
-from .training import best_split, train_tokens_of
+from ...physics.splits import best_split, default_seq_len
+from .training import train_tokens_of
 
 PLACEMENT_METRICS = {
     "cost_usd": "USD", "tco_usd": "USD", "carbon_tax_usd": "USD", "carbon_kg": "kg", "energy": "J",
@@ -49,7 +50,7 @@ class PlacementProblem:
             raise UserInputError(f"carbon tax must be a non-negative number of USD per tCO2e, got {carbon_tax_usd_per_t!r}")
         self.model = model
         self.global_batch = int(global_batch)
-        self.seq_len = int(seq_len or min(model.max_seq_len, 8192))
+        self.seq_len = int(seq_len or default_seq_len(model))
         self.precision = precision
         self.tax = float(carbon_tax_usd_per_t)
         self.train_tokens = train_tokens_of(model, train_tokens)  # default: Hoffmann et al. 2022
@@ -69,7 +70,9 @@ class PlacementProblem:
             fleet = fleet_for(hardware, int(max(todo)), node=node_of(hardware))
             best = best_split(self.model, fleet, np.asarray(todo, dtype=float), global_batch=self.global_batch,
                               seq_len=self.seq_len, precision=self.precision)
-            for n, tput, mfu in zip(todo, best["tokens_per_s"], best["mfu"]):
+            tput_all = np.where(best.feasible, best.metrics["tokens_per_s"], 0.0)
+            mfu_all = np.where(best.feasible, best.metrics["mfu"], 0.0)
+            for n, tput, mfu in zip(todo, tput_all, mfu_all):
                 self._throughput[(hardware.key, float(n))] = (float(tput), float(mfu))
         pairs = [self._throughput[(hardware.key, float(n))] for n in nodes]
         return np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])

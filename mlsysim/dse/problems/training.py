@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...physics.distributed import distributed_core, reason_text
-from ...physics.training_memory import RECOMPUTE_MODES
+from ...physics.distributed import reason_text
+from ...physics.splits import default_seq_len, evaluate_splits
 
 SECONDS_PER_HOUR = 3600.0
 
@@ -23,31 +23,12 @@ def usd_per_accelerator_hour(hardware) -> float:
     return hardware.si["cloud_usd_per_s"] * SECONDS_PER_HOUR
 
 
-def recompute_codes(values) -> np.ndarray:
-    """Map recompute names ("none", "selective", "full") to the core's codes 0/1/2."""
-    values = np.asarray(values)
-    if values.dtype.kind in "iuf":
-        return values.astype(float)
-    codes = np.zeros(values.shape, dtype=float)
-    for i, name in enumerate(RECOMPUTE_MODES):
-        codes[values == name] = i
-    return codes
-
-
 def training_metrics(model, cluster, configs: dict, *, global_batch, seq_len, precision, train_tokens,
                      usd_per_hour=None) -> dict:
     """Evaluate training splits (arrays in ``configs``) and derive cost metrics."""
     n = len(next(iter(configs.values())))
-    get = lambda k, default: np.asarray(configs.get(k, np.full(n, default)))  # noqa: E731
-    tp = get("tp", 1).astype(float)
-    r = distributed_core(
-        model, cluster, tp=tp, pp=get("pp", 1).astype(float), cp=get("cp", 1).astype(float),
-        ep=get("ep", 1).astype(float), micro_batch=get("microbatch", 1).astype(float),
-        global_batch=global_batch, seq_len=seq_len, zero_stage=get("zero_stage", 0).astype(float),
-        recompute=recompute_codes(get("recompute", "none")),
-        sp=get("sequence_parallel", 0).astype(float) * (tp > 1),
-        virtual_stages=get("virtual_stages", 1).astype(float), nodes=get("nodes", cluster.node_count).astype(float),
-        precision=precision)
+    r = evaluate_splits(model, cluster, configs, global_batch=global_batch, seq_len=seq_len, precision=precision,
+                        nodes=np.asarray(configs.get("nodes", np.full(n, cluster.node_count)), dtype=float))
     N = r["num_accelerators"]
     gpu_hours_per_token = N / r["tokens_per_s"] / SECONDS_PER_HOUR
     price = usd_per_accelerator_hour(cluster.hardware) if usd_per_hour is None else usd_per_hour
@@ -89,7 +70,7 @@ class ParallelismProblem:
                  max_nodes: int | None = None, train_tokens: float | None = None, usd_per_hour: float | None = None):
         self.model, self.cluster = model, cluster
         self.global_batch = int(global_batch)
-        self.seq_len = int(seq_len or min(model.max_seq_len, 8192))
+        self.seq_len = int(seq_len or default_seq_len(model))
         self.precision = precision
         self.max_nodes = int(max_nodes or cluster.node_count)
         # Compute-optimal token budget (Hoffmann et al. 2022: ~20 tokens per parameter) unless given.
@@ -110,40 +91,3 @@ class ParallelismProblem:
                                seq_len=self.seq_len, precision=self.precision, train_tokens=self.train_tokens,
                                usd_per_hour=self.usd_per_hour)
         return {k: v for k, v in out.items() if k in self.metric_units or k in ("feasible", "reason")}
-
-
-# A compact split grid used when a problem needs "the best split" for a fleet (placement, hardware).
-def split_grid(model) -> dict:
-    """A compact grid of splits: tp powers of two, pp every divisor of the layer count up to 64
-    (126 layers -> 1, 2, 3, 6, 7, 9, ...), a few microbatch sizes, selective/full recomputation,
-    ZeRO-1 and ZeRO-3."""
-    pp = [p for p in range(1, 65) if model.layers % p == 0]
-    return {"tp": [1, 2, 4, 8], "pp": pp, "microbatch": [1, 2, 4], "recompute": ["selective", "full"],
-            "zero_stage": [1, 3]}
-
-
-def best_split(model, cluster, nodes, *, global_batch, seq_len, precision="bf16") -> dict:
-    """Highest-throughput feasible split for each node count in ``nodes`` (one vectorized call).
-
-    Returns arrays aligned with ``nodes``: tokens_per_s (0 where nothing fits), mfu, and the split.
-    """
-    nodes = np.atleast_1d(np.asarray(nodes, dtype=float))
-    grid = split_grid(model)
-    grids = np.meshgrid(*[np.arange(len(v)) for v in grid.values()], indexing="ij")
-    combos = {k: np.asarray(v, dtype=object if isinstance(v[0], str) else float)[g.ravel()]
-              for (k, v), g in zip(grid.items(), grids)}
-    k = len(next(iter(combos.values())))
-    cfg = {name: np.tile(col, len(nodes)) for name, col in combos.items()}
-    cfg["nodes"] = np.repeat(nodes, k)
-    cfg["sequence_parallel"] = (cfg["tp"] > 1).astype(float)
-    r = distributed_core(model, cluster, tp=cfg["tp"], pp=cfg["pp"], micro_batch=cfg["microbatch"],
-                         global_batch=global_batch, seq_len=seq_len, zero_stage=cfg["zero_stage"],
-                         recompute=recompute_codes(cfg["recompute"]), sp=cfg["sequence_parallel"],
-                         nodes=cfg["nodes"], precision=precision)
-    tput = np.where(r["feasible"], r["tokens_per_s"], 0.0).reshape(len(nodes), k)
-    best = tput.argmax(axis=1)
-    rows = np.arange(len(nodes)) * k + best
-    out = {"tokens_per_s": tput[np.arange(len(nodes)), best],
-           "mfu": np.where(tput.max(axis=1) > 0, np.broadcast_to(r["mfu"], (len(nodes) * k,))[rows], 0.0)}
-    out.update({name: cfg[name][rows] for name in ("tp", "pp", "microbatch", "recompute")})
-    return out
