@@ -344,18 +344,25 @@ def main(argv=None) -> int:
     p.add_argument("--json", action="store_true", help="print the rows and summaries as JSON")
     p.add_argument("--markdown", action="store_true", help="print both tables as Markdown")
     args = p.parse_args(argv)
+    from .serving import format_serving, format_serving_markdown, serving_table
+
     train = training_table(args.data)
     energy = energy_table(args.data)
+    serving = serving_table(args.data)
     if args.markdown:
         print(format_markdown(train, energy))
+        print("\n" + format_serving_markdown(serving))
         return 0
     if args.json:
         print(json.dumps({"training": [asdict(r) for r in train], "training_summary": summarize(train),
-                          "energy": [asdict(r) for r in energy], "energy_summary": summarize(energy)}, indent=2))
+                          "energy": [asdict(r) for r in energy], "energy_summary": summarize(energy),
+                          "serving": [asdict(r) for r in serving], "serving_summary": summarize(serving)}, indent=2))
         return 0
     print("Training runs: predicted vs published (distributed_core, default settings)\n")
     print(format_training(train))
     print("\nEnergy reports: predicted vs published (sustainability_si / fleet_power_si, default utilization)\n")
     print(format_energy(energy))
+    print("\nServing: predicted vs published (batching_core / serving_core, default settings)\n")
+    print(format_serving(serving))
     return 0
 
