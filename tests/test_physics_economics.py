@@ -8,6 +8,7 @@ import pytest
 from conftest_physics import US_AVG, assert_dims, close, make_a100, research_256, small_cluster
 from mlsysim.core.errors import UnitError, UserInputError
 from mlsysim.core.units import Q_
+from mlsysim.physics.power import DEFAULT_UTILIZATION
 from mlsysim.physics.economics import DEFAULT_KWH_PRICE, EconomicsModel, economics_si
 from mlsysim.physics.power import DEFAULT_PUE, PowerModel, fleet_si
 
@@ -64,7 +65,7 @@ def test_scalar_equals_core_elementwise():
     f = fleet_si(fleet)
     days = np.array([1.0, 30.0, 365.0, 1000.0])
     core = economics_si(f["accelerators"], f["nodes"], f["tdp_w"], f["host_power_w"], f["node_price_usd"],
-                        days * 86400, 0.75, 1.2, 0.1 / 3.6e6, 5 * 365 * 86400, 0.1,
+                        days * 86400, DEFAULT_UTILIZATION, 1.2, 0.1 / 3.6e6, 5 * 365 * 86400, 0.1,
                         cloud_usd_per_s=f["cloud_usd_per_s"])
     vec = EconomicsModel().solve(fleet, days, kwh_price=0.1, pue=1.2)
     for i, d in enumerate(days):

@@ -88,3 +88,43 @@ def test_power_monotone_in_utilization(u1, u2):
 
 def test_result_is_json_ready():
     json.dumps(PowerModel().solve(research_256()).to_dict())
+
+
+# ---------------------------------------------------------------------------------------------
+# Default power model and host power of accelerators without a catalog node (issue 11 item 5)
+# ---------------------------------------------------------------------------------------------
+def test_default_training_power_is_65_percent_of_tdp():
+    from mlsysim.physics.power import DEFAULT_UTILIZATION, IDLE_FRACTION, accelerator_power_si
+
+    # idle 0.3 x TDP + (TDP - idle) x 0.5 = 0.65 x TDP: 455 W on a 700 W H100, 260 W on a 400 W A100
+    assert (IDLE_FRACTION, DEFAULT_UTILIZATION) == (0.30, 0.5)
+    assert accelerator_power_si(700.0, DEFAULT_UTILIZATION) == pytest.approx(455.0)
+    assert accelerator_power_si(400.0, DEFAULT_UTILIZATION) == pytest.approx(260.0)
+
+
+def test_every_training_gpu_generation_has_a_node_with_host_power():
+    import mlsysim
+    from mlsysim.systems.fleet import default_node
+
+    for key, node, host in [("V100", "DGX1_V100", 1100.0), ("A100_40GB", "DGX_A100_320GB", 3300.0),
+                            ("A100", "DGX_A100", 3300.0), ("H100", "DGX_H100", 4600.0), ("B200", "DGX_B200", 6300.0)]:
+        n = default_node(mlsysim.Hardware.get(key))
+        assert n.key == node and n.si["host_power"] == host
+
+
+def test_accelerator_without_a_node_gets_the_catalog_median_host_share():
+    import statistics
+
+    import mlsysim
+    from mlsysim.systems.fleet import default_host_power_fraction, fleet_for
+
+    # host / (n x TDP): DGX-1 1100/2400 = 0.458, DGX A100 (both) 3300/3200 = 1.031, DGX H100/H200
+    # 4600/5600 = 0.821, DGX B200 6300/8000 = 0.788, GB200 NVL72 33600/86400 = 0.389 -> median 0.821
+    ratios = [1100 / 2400, 3300 / 3200, 3300 / 3200, 4600 / 5600, 4600 / 5600, 6300 / 8000, 33600 / 86400]
+    assert default_host_power_fraction() == pytest.approx(statistics.median(ratios)) == pytest.approx(0.8214, abs=1e-4)
+    notes = []
+    c = fleet_for(mlsysim.Hardware.get("MI300X"), 2, notes=notes)   # 750 W TDP, no catalog node
+    assert c.node.si["host_power"] == pytest.approx(0.8214286 * 750.0, rel=1e-6)
+    assert "default host power" in notes[0]
+    # an accelerator without a published TDP gets no host power either (energy stays unknown)
+    assert fleet_for(mlsysim.Hardware.get("TPUv5e"), 2).node.si["host_power"] == 0.0

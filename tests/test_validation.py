@@ -99,7 +99,7 @@ def test_cli_prints_table_and_json(capsys):
     assert "K22-175B-sel" in out and "P21-GPT3" in out and "mean absolute error" in out
     assert V.main(["--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert set(data) == {"training", "training_summary", "energy", "energy_summary"}
+    assert set(data) == {"training", "training_summary", "energy", "energy_summary", "serving", "serving_summary"}
     assert data["training_summary"]["n"] == len(data["training"])
 
 

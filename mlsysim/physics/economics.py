@@ -23,7 +23,7 @@ Defaults and their sources:
 * electricity $0.08/kWh when neither ``kwh_price`` nor a ``grid`` is given (U.S. EIA, Electric Power
   Monthly, Table 5.3: 2023 average retail price to industrial customers ~8.0 cents/kWh);
 * PUE: ``pue`` argument, else the grid region's, else 1.58 (Uptime Institute 2023 survey average);
-* utilization 0.75 (``power.DEFAULT_UTILIZATION``).
+* utilization 0.5 (``power.DEFAULT_UTILIZATION``: 65% of TDP on average, measured training power).
 """
 from __future__ import annotations
 

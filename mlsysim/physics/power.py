@@ -40,13 +40,20 @@ from .inputs import SECONDS_PER_HOUR, fraction_si, pue_si, resolve_fleet, resolv
 #: idling at ~50% of peak, the classic statement of poor energy proportionality.
 IDLE_FRACTION = 0.30
 
-#: Default accelerator utilization for fleet energy. With ``IDLE_FRACTION`` an accelerator then
-#: draws 0.3 + 0.7 x 0.75 = 82.5% of TDP, consistent with measured LLM training: 8-GPU H100 nodes
-#: run at ~76% of their 10.2 kW rating even in compute-intensive training (arXiv:2506.14551,
-#: "Empirically-Calibrated H100 Node Power Models ...", 2025), and Patterson et al. 2021 ("Carbon
-#: Emissions and Large Neural Network Training", Table 4) measured average system power per
-#: accelerator close to TDP during large training runs.
-DEFAULT_UTILIZATION = 0.75
+#: Default accelerator utilization for fleet energy: the fraction of the dynamic power range
+#: (TDP - idle) in use, averaged over a training run. With ``IDLE_FRACTION`` an accelerator then
+#: draws 0.3 + 0.7 x 0.5 = 65% of TDP on average. Measured averages of large training runs sit
+#: at 60-70% of TDP, well below the TDP-times-hours accounting many reports use:
+#: Morrison et al. 2025 ("Holistically Evaluating the Environmental Impact of Creating Language
+#: Models", ICLR; sub-second power logs of OLMo training on H100) see power fluctuate between 15%
+#: and 85% of the hardware's maximum, never at it; Latif et al. 2024 (arXiv:2412.08602) measure an
+#: 8x H100 node training Llama-2-13B at a *peak* of 8.4 kW, 18% below its 10.2 kW rating; Patterson
+#: et al. 2021 (Table 4) measured 245-310 W per TPU v3 (450 W TDP) including the host, i.e.
+#: 54-69%, and 330 W per V100 (300 W) for GPT-3 including a DGX-1-class host share of ~140 W,
+#: i.e. ~64% for the GPU itself. (Patterson's runs are also in the energy validation table, so
+#: this choice is not independent of it: see docs/validation.md.) Peak demand for capacity
+#: planning is higher: pass ``utilization=1`` for TDP.
+DEFAULT_UTILIZATION = 0.5
 
 #: PUE used when neither ``pue`` nor a grid region is given: the industry-average annual PUE of
 #: 1.58 reported by the Uptime Institute Global Data Center Survey 2023 (hyperscale sites reach

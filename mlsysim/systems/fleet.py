@@ -13,6 +13,32 @@ def default_node(hardware):
     return max(nodes, key=lambda n: n.accelerators_per_node) if nodes else None
 
 
+def default_host_power_fraction() -> float:
+    """Host power per accelerator as a fraction of the accelerator's TDP, for accelerators without a
+    catalog node: the median over the catalog's nodes with a published host power of
+    host_power / (accelerators_per_node x TDP). Each of those host powers is a server datasheet's
+    maximum system power minus its GPUs' TDPs (DGX-1 V100 0.46, DGX A100 1.03, DGX H100/H200 0.82,
+    DGX B200 0.79, GB200 NVL72 0.39: median ~0.8), so the default is an 8-GPU-server-class host.
+    Nodes with 0 W (host power not published, e.g. TPU hosts) do not count."""
+    import statistics
+
+    from ..core.catalog import registry
+
+    ratios = []
+    for n in registry("nodes").all():
+        tdp, host = n.accelerator.si["tdp"], n.si["host_power"]
+        if host > 0 and tdp == tdp and tdp > 0:  # tdp == tdp: not NaN (unpublished TDP)
+            ratios.append(host / (n.accelerators_per_node * tdp))
+    return statistics.median(ratios) if ratios else 0.0
+
+
+def default_host_power_w(hardware) -> float:
+    """Host power (W) charged per accelerator of ``hardware`` when no catalog node holds it:
+    ``default_host_power_fraction()`` x its TDP (0 W when the TDP is not published)."""
+    tdp = hardware.si["tdp"]
+    return default_host_power_fraction() * tdp if tdp == tdp else 0.0
+
+
 def default_fabric(node):
     """The fabric of a catalog cluster built from ``node``; else the first InfiniBand fabric, else any."""
     from ..core.catalog import registry
@@ -55,11 +81,15 @@ def fleet_for(hardware, nodes: int = 1, *, node=None, fabric=None, notes: Option
         node = default_node(hardware)
     if node is None:
         fabric = fabric or default_fabric(None) or _adhoc_fabric(notes)
+        host_w = default_host_power_w(hardware)
         notes.append(f"no catalog node holds {hardware.key}: modelling nodes of one {hardware.key} linked only by "
-                     f"{fabric.key}, with no host power (give hardware.node to choose one)")
+                     f"{fabric.key}, with the default host power {host_w:.0f} W per accelerator "
+                     f"({default_host_power_fraction():.2f} x TDP, the catalog servers' median; give hardware.node "
+                     f"to choose a node)")
         node = Node(key=f"{hardware.key}_node", name=f"{hardware.name} (1 per node)", accelerator=hardware,
-                    accelerators_per_node=1, intra_fabric=fabric, host_power="0 W",
-                    source="mlsysim placeholder: one accelerator per node")
+                    accelerators_per_node=1, intra_fabric=fabric, host_power=f"{host_w} W",
+                    source="mlsysim placeholder: one accelerator per node, default host power "
+                           "(systems.fleet.default_host_power_fraction)")
     fabric = fabric or default_fabric(node) or _adhoc_fabric(notes)
     return Cluster.build(key=f"{node.key}_x{nodes}", name=f"{node.name} x{nodes}", node=node, node_count=int(nodes),
                          fabric=fabric, topology="fat-tree" if nodes > 1 else "single-node",
@@ -82,7 +112,7 @@ def single_device_fleet(hardware):
             host_price = base.host_price / k
         fabric = default_fabric(base)
     else:
-        host_power, host_price, fabric = "0 W", "0 USD", None
+        host_power, host_price, fabric = f"{default_host_power_w(hardware)} W", "0 USD", None
     if fabric is None:
         fabric = default_fabric(None) or _adhoc_fabric([])
     node = Node(key=f"{hardware.key}_single", name=f"one {hardware.name}", accelerator=hardware,
