@@ -344,6 +344,7 @@ def main(argv=None) -> int:
     p.add_argument("--json", action="store_true", help="print the rows and summaries as JSON")
     p.add_argument("--markdown", action="store_true", help="print both tables as Markdown")
     args = p.parse_args(argv)
+    from .energy import format_energy_by_basis
     from .serving import format_serving, format_serving_markdown, serving_table
 
     train = training_table(args.data)
@@ -362,6 +363,7 @@ def main(argv=None) -> int:
     print(format_training(train))
     print("\nEnergy reports: predicted vs published (sustainability_si / fleet_power_si, default utilization)\n")
     print(format_energy(energy))
+    print(format_energy_by_basis(energy, args.data))
     print("\nServing: predicted vs published (batching_core / serving_core, default settings)\n")
     print(format_serving(serving))
     return 0
