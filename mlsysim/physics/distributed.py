@@ -164,7 +164,7 @@ def distributed_core(model, cluster, *, tp, pp, dp=None, cp=1, ep=1, micro_batch
     tokens_dev = mb * s / c                                    # tokens one device sees per microbatch
     # GEMM efficiency from the per-device shapes (hidden, hidden/tp or ffn/tp, and the microbatch's
     # tokens) against the device's own roofline (efficiency.roofline_d_half)
-    gemm_peak, attn_eff = kernel_efficiency(hw)
+    gemm_peak, attn_eff = kernel_efficiency(hw, precision)
     eff = transformer_matmul_efficiency(h, inner, t, tokens=tokens_dev, d_half=roofline_d_half(hw, precision),
                                         peak_fraction=gemm_peak)
     fwd_flops = stage_load * per_layer_token * mb * s / (t * c)            # slowest stage, per microbatch
@@ -177,13 +177,15 @@ def distributed_core(model, cluster, *, tp, pp, dp=None, cp=1, ep=1, micro_batch
     # Attention runs in its own fused kernel (FlashAttention) at the family's attention rate, and a
     # causal mask halves the work it does; the reported FLOPs (MFU) keep the dense 4·s·d_attn count
     # (Narayanan et al. 2021 eq. 3, PaLM's MFU). Without a fused kernel the scores are full GEMMs.
+    # FP8 training keeps attention in bf16 (Transformer Engine, torchtitan Float8 convert only linears)
+    attn_peak = hw.peak_flops_si("bf16") if precision in ("fp8", "int8") else peak
     if flash_attention and not model.encoder_only:
         attn_rate, attn_work = attn_eff, 0.5
     else:
         attn_rate, attn_work = (attn_eff if flash_attention else eff), 1.0
-    attn_math = attn_work * attn_flops / (peak * attn_rate)
+    attn_math = attn_work * attn_flops / (attn_peak * attn_rate)
     t_fwd_math = (fwd_flops - attn_flops) / (peak * eff) + attn_math
-    t_recompute = recompute_gemm / (peak * eff) + attn_work * recompute_attn / (peak * attn_rate)
+    t_recompute = recompute_gemm / (peak * eff) + attn_work * recompute_attn / (attn_peak * attn_rate)
     # element-wise traffic: stored activation bytes (Korthikanti 34·s·b·h) through HBM
     shape = model_activation_shape(model)
     split = np.where(spf > 0, t, 1.0)

@@ -88,11 +88,13 @@ def kernel_family(hardware) -> dict:
     return {"key": "default", **_table()["default"]}
 
 
-def kernel_efficiency(hardware) -> tuple[float, float]:
+def kernel_efficiency(hardware, precision: str = "bf16") -> tuple[float, float]:
     """(GEMM, attention) fractions of dense peak for ``hardware``'s family: the family's matmul rate
-    times the fitted ``training_gemm_factor``, and its fused-attention (forward + backward) rate."""
+    (its FP8 rate for ``fp8`` where measured) times the fitted ``training_gemm_factor``, and its
+    fused-attention (forward + backward) rate."""
     fam = kernel_family(hardware)
-    return fam["gemm"]["value"] * fitted_constant("training_gemm_factor"), fam["attention"]["value"]
+    gemm = fam.get("gemm_fp8", fam["gemm"]) if precision == "fp8" else fam["gemm"]
+    return gemm["value"] * fitted_constant("training_gemm_factor"), fam["attention"]["value"]
 
 
 def size_factor(*dims, d_half=D_HALF) -> np.ndarray | float:
@@ -149,7 +151,7 @@ def compute_efficiency(model, tp=1, hardware=None, precision: str = "bf16") -> n
         if hardware is None:
             return transformer_matmul_efficiency(model.hidden, inner, tp)
         return transformer_matmul_efficiency(model.hidden, inner, tp, d_half=roofline_d_half(hardware, precision),
-                                             peak_fraction=kernel_efficiency(hardware)[0])
+                                             peak_fraction=kernel_efficiency(hardware, precision)[0])
     return CNN_EFFICIENCY
 
 
