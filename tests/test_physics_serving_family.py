@@ -384,3 +384,22 @@ def test_reasoning_bad_inputs():
         m.solve(L8, H100, prompt_len=Q_(3, "GB/s"))
     with pytest.raises(UserInputError, match="transformer"):
         m.solve(R50, H100)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(peak=st.floats(50, 2000), bw=st.floats(200, 8000), k=st.floats(1.0, 3.0), mb=st.integers(1, 1024),
+       p=st.integers(16, 8192), o=st.integers(1, 4096), which=st.sampled_from(["flops", "bw", "link"]),
+       admission=st.sampled_from(["on_demand", "no_evict"]))
+def test_more_bandwidth_flops_or_link_never_lowers_batching_throughput(peak, bw, k, mb, p, o, which, admission):
+    # the mixed chunked-prefill iteration is a sum of rooflines and an all-reduce: each term is
+    # non-increasing in FLOP/s, HBM bandwidth and link bandwidth, and the concurrency does not
+    # depend on them, so throughput never drops when one of them grows
+    base = make_hw(peak, bw)
+    better = {"flops": make_hw(peak * k, bw), "bw": make_hw(peak, bw * k),
+              "link": make_hw(peak, bw, link_gbs=600.0 * k)}[which]
+    kw = dict(max_batch=mb, prompt_len=p, output_len=o, tp=2, precision="fp16", admission=admission)
+    r0, r1 = batching_core(L8, base, **kw), batching_core(L8, better, **kw)
+    assert r1["effective_batch"] == r0["effective_batch"]
+    assert r1["throughput"] >= r0["throughput"] * (1 - 1e-12)
+    assert r1["itl"] <= r0["itl"] * (1 + 1e-12)
