@@ -25,13 +25,12 @@ fixed parallel split, and ``assert`` constraints on metric paths::
 from __future__ import annotations
 
 import pathlib
-import re
 from typing import Any, Literal, Optional, Union
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .core.errors import SchemaError, UnknownNameError, UserInputError
+from .core.yamlio import parse_yaml, read_yaml, validation_messages, where
 from .core.strict import StrictModel
 from .evaluator import METRICS, resolve_metric
 
@@ -210,100 +209,20 @@ def _lookup(section: str, name: str, where: str):
 # ------------------------------------------------------------------------------------------------
 # Loading
 # ------------------------------------------------------------------------------------------------
-class _KeyLineLoader(yaml.SafeLoader):
-    """Records the line and column of every mapping key: ``{path tuple: (line, column)}``."""
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """The safe loader, rejecting a key given twice in one mapping (line and column in the error)."""
-
-    def construct_mapping(self, node, deep=False):
-        from .core.catalog import check_unique_keys
-
-        check_unique_keys(node)
-        return super().construct_mapping(node, deep=deep)
-
-
-def _compose_lines(node, path=(), out=None):
-    out = {} if out is None else out
-    if isinstance(node, yaml.MappingNode):
-        for k, v in node.value:
-            key = k.value if isinstance(k, yaml.ScalarNode) else str(k)
-            out[path + (key,)] = (k.start_mark.line + 1, k.start_mark.column + 1)
-            _compose_lines(v, path + (key,), out)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, v in enumerate(node.value):
-            out[path + (i,)] = (v.start_mark.line + 1, v.start_mark.column + 1)
-            _compose_lines(v, path + (i,), out)
-    return out
-
-
 def _where(source, lines, keys) -> str:
-    keys = tuple(keys)
-    pos = None
-    for n in range(len(keys), 0, -1):
-        pos = lines.get(keys[:n])
-        if pos:
-            break
-    loc = source or "<plan>"
-    if pos:
-        loc += f":{pos[0]}:{pos[1]}"
-    field = ".".join(str(k) for k in keys)
-    return f"{loc}: {field}" if field else loc
+    """``file:line:col: a.b`` of plan keys (``<plan>`` when it came from no file)."""
+    return where(source or "<plan>", lines, keys)
 
 
 def _read(path: pathlib.Path) -> tuple[Any, dict]:
     from .core.resources import resolve_file
 
-    path = resolve_file(path, "plan")  # a path, else a shipped plan by name (example_cluster.yaml)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SchemaError(f"{path}: cannot read file ({exc})") from None
-    return parse_plan_text(text, str(path))
+    return read_yaml(resolve_file(path, "plan"), "plan")  # a path, else a shipped plan by name
 
 
 def parse_plan_text(text: str, source: str = "<plan>") -> tuple[Any, dict]:
     """YAML text -> (data, key line map); a syntax error is a SchemaError with line and column."""
-    try:
-        node = yaml.compose(text, Loader=_KeyLineLoader)
-        data = yaml.load(text, Loader=_UniqueKeyLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
-        raise SchemaError(f"{source}:{mark.line + 1 if mark else '?'}:{mark.column + 1 if mark else '?'}: "
-                          f"malformed YAML at {where}: {exc.problem}",
-                          hint="fix the YAML syntax at that position") from None
-    except yaml.YAMLError as exc:
-        raise SchemaError(f"{source}: malformed YAML: {exc}") from None
-    except Exception as exc:  # PyYAML's constructors leak e.g. IndexError on "!!int " or nesting too deep
-        raise SchemaError(f"{source}: malformed YAML: cannot read a value ({type(exc).__name__}: {exc})",
-                          hint="check explicit tags (!!int, !!float ...) and nesting") from None
-    return data, (_compose_lines(node) if node is not None else {})
-
-
-def _fields_of(model_cls, loc) -> list[str]:
-    """Field names (by alias) valid at ``loc`` (the parent of an unknown key)."""
-    cls = model_cls
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        f = cls.model_fields.get(part) or next((v for v in cls.model_fields.values() if v.alias == part), None)
-        if f is None:
-            return []
-        ann = f.annotation
-        import typing
-        for cand in (ann, *typing.get_args(ann)):
-            for c in (cand, *typing.get_args(cand)):
-                if isinstance(c, type) and issubclass(c, BaseModel):
-                    cls = c
-                    break
-            else:
-                continue
-            break
-        else:
-            return []
-    return [v.alias or k for k, v in cls.model_fields.items()]
+    return parse_yaml(text, source)
 
 
 def validate_plan(data: Any, *, source: str = "<plan>", lines: Optional[dict] = None) -> Plan:
@@ -317,7 +236,7 @@ def validate_plan(data: Any, *, source: str = "<plan>", lines: Optional[dict] = 
     try:
         plan = Plan.model_validate(data)
     except ValidationError as exc:
-        msgs = validation_messages(exc, Plan, source, lines)
+        msgs = validation_messages(exc, source=source, lines=lines, model_cls=Plan)
         raise SchemaError("invalid plan:\n  " + "\n  ".join(msgs),
                           hint="`mlsysim schema` prints the plan's JSON Schema") from None
     plan._source, plan._lines = source, lines
@@ -335,38 +254,6 @@ def validate_plan(data: Any, *, source: str = "<plan>", lines: Optional[dict] = 
             if raw is not None:
                 limit_value(raw, spec, what=_where(source, lines, ("constraints", "assert", i, bound)))
     return plan
-
-
-_UNION_TAGS = {"float", "str", "int", "bool"}
-
-
-def validation_messages(exc: ValidationError, model_cls, source, lines) -> list[str]:
-    """One ``file:line:col: field: problem`` line per pydantic error (unknown fields get a
-    did-you-mean), without duplicates; shared by plans and studies."""
-    from .core.errors import closest
-
-    msgs = []
-    for err in exc.errors():
-        loc = tuple(p for p in err["loc"] if not _is_tag(p))
-        if err["type"] == "extra_forbidden":  # the last part is the user's key, whatever it looks like
-            parent, key = tuple(p for p in err["loc"][:-1] if not _is_tag(p)), err["loc"][-1]
-            loc = parent + (key,)
-            valid = _fields_of(model_cls, parent)
-            near = closest(str(key), valid)
-            hint = f" (did you mean {' or '.join(repr(n) for n in near)}?)" if near else \
-                   (f" (valid fields: {', '.join(valid)})" if valid else "")
-            msgs.append(f"{_where(source, lines, loc)}: unknown field{hint}")
-        elif err["type"] == "missing":
-            msgs.append(f"{_where(source, lines, loc)}: required field is missing")
-        else:
-            msg = err["msg"].removeprefix("Value error, ")
-            msgs.append(f"{_where(source, lines, loc)}: {msg} (got {err.get('input')!r})")
-    return list(dict.fromkeys(msgs))
-
-
-def _is_tag(part) -> bool:
-    """A location part pydantic adds (a union member, ``function-after[...]``), not a plan key."""
-    return isinstance(part, str) and (part in _UNION_TAGS or re.fullmatch(r"[\w-]+\[.*\]", part) is not None)
 
 
 def load_plan(path: Union[str, pathlib.Path], overrides: Optional[dict[str, Any]] = None) -> Plan:

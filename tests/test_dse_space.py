@@ -127,7 +127,7 @@ def test_yaml_errors_give_file_and_line(tmp_path):
         """))
     with pytest.raises(SchemaError) as exc:
         SearchSpace.from_yaml(p)
-    assert f"{p}:5" in str(exc.value) and "dimensions.pp" in str(exc.value) and "inverted range" in str(exc.value)
+    assert f"{p}:4:3" in str(exc.value) and "dimensions.pp" in str(exc.value)   # the line of 'pp:' and "inverted range" in str(exc.value)
     p.write_text("dimensions:\n  tp: [1, 2\n")
     with pytest.raises(SchemaError, match="line 3"):
         SearchSpace.from_yaml(p)

@@ -13,12 +13,11 @@ import pathlib
 import threading
 from typing import Any, Iterable, Iterator
 
-import yaml
 from pydantic import TypeAdapter, ValidationError
 
 from .errors import SchemaError, UnknownAttributeError, UnknownNameError, UserInputError
 from .fields import CatalogEntry, normalize_name
-from .strict import BooleanNotNumber
+from .yamlio import format_validation_error, read_yaml, validation_messages  # noqa: F401 (format_validation_error: re-exported)
 
 DATA_DIR = pathlib.Path(__file__).resolve().parent.parent / "data"
 LOAD_ORDER = ("hardware", "fabrics", "models", "grids", "nodes", "clusters")
@@ -39,6 +38,15 @@ def _entry_type(section: str) -> type:
             "models": Workload}[section]
 
 
+def _entry_class(section: str, fields: dict) -> type | None:
+    """The model class an entry of ``section`` with ``fields`` validates as (for did-you-mean)."""
+    if section == "models":
+        from ..models.types import CNNWorkload, TransformerWorkload
+
+        return {"transformer": TransformerWorkload, "cnn": CNNWorkload}.get(fields.get("kind"))
+    return _entry_type(section)
+
+
 def _adapter(section: str) -> TypeAdapter:
     from ..hardware.types import HardwareNode
     from ..infra.types import GridRegion
@@ -52,76 +60,6 @@ def _adapter(section: str) -> TypeAdapter:
         "models": Annotated[Union[TransformerWorkload, CNNWorkload], Field(discriminator="kind")],
     }
     return TypeAdapter(types[section])
-
-
-def check_unique_keys(node) -> None:
-    """Raise a YAML error (with line and column) for a key given twice in one mapping: YAML
-    loaders keep the last value silently, so ``tdp: 700 W`` ... ``tdp: 70 W`` would lose one."""
-    seen: dict = {}
-    for key, _ in node.value:
-        if not isinstance(key, yaml.ScalarNode) or key.tag == "tag:yaml.org,2002:merge":
-            continue
-        ident = (key.tag, key.value)
-        if ident in seen:
-            raise yaml.constructor.ConstructorError(
-                "while reading a mapping", node.start_mark,
-                f"duplicate key {key.value!r} (first given on line {seen[ident].line + 1})", key.start_mark)
-        seen[ident] = key.start_mark
-
-
-class _LineLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
-    """A YAML loader that records the line of every mapping under the key ``__line__`` and
-    rejects duplicate keys."""
-
-    def construct_mapping(self, node, deep=False):
-        check_unique_keys(node)
-        mapping = super().construct_mapping(node, deep=deep)
-        mapping["__line__"] = node.start_mark.line + 1
-        return mapping
-
-
-def read_yaml(path: str | pathlib.Path) -> tuple[Any, str]:
-    """Parse a YAML file; a syntax error becomes a SchemaError with file, line and column."""
-    path = pathlib.Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SchemaError(f"{path}: file not found", hint="check the path") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SchemaError(f"{path}: cannot read file ({exc})") from None
-    try:
-        return yaml.load(text, Loader=_LineLoader), text
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
-        raise SchemaError(f"{path}: malformed YAML at {where}: {exc.problem}",
-                          hint="fix the YAML syntax at that position") from None
-    except yaml.YAMLError as exc:
-        raise SchemaError(f"{path}: malformed YAML: {exc}") from None
-    except Exception as exc:  # PyYAML's constructors leak e.g. IndexError on "!!int " or nesting too deep
-        raise SchemaError(f"{path}: malformed YAML: cannot read a value ({type(exc).__name__}: {exc})",
-                          hint="check explicit tags (!!int, !!float ...) and nesting") from None
-
-
-def strip_lines(obj):
-    """Remove the ``__line__`` bookkeeping keys added by the loader."""
-    if isinstance(obj, dict):
-        return {k: strip_lines(v) for k, v in obj.items() if k != "__line__"}
-    if isinstance(obj, list):
-        return [strip_lines(v) for v in obj]
-    return obj
-
-
-def format_validation_error(exc: ValidationError, *, where: str) -> str:
-    """One line per problem: ``where: field.path: message``."""
-    lines = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"] if not (isinstance(p, str) and "[" in p))
-        msg = err["msg"].removeprefix("Value error, ")
-        if isinstance(err.get("input"), BooleanNotNumber):
-            msg += f" (got {err['input']!r})"
-        lines.append(f"{where}: field '{loc}': {msg}" if loc else f"{where}: {msg}")
-    return "\n".join(lines)
 
 
 class Group:
@@ -270,38 +208,39 @@ def _ensure_loaded() -> None:
 def _load_files(paths: Iterable[pathlib.Path], *, replace: bool) -> dict[str, list]:
     docs = []
     for path in paths:
-        data, _ = read_yaml(path)
+        data, lines = read_yaml(path, "catalog")
         if data is None:
             continue
         if not isinstance(data, dict):
             raise SchemaError(f"{path}: a catalog file must be a mapping with sections {', '.join(LOAD_ORDER)}")
-        unknown = [k for k in data if k not in LOAD_ORDER and k != "__line__"]
+        unknown = [k for k in data if k not in LOAD_ORDER]
         if unknown:
             raise UnknownNameError("catalog section", unknown[0], LOAD_ORDER, where=str(path))
-        docs.append((path, data))
+        docs.append((path, data, lines))
     added: dict[str, list] = {s: [] for s in LOAD_ORDER}
     defined: dict[tuple[str, str], str] = {}  # (section, key) -> where, for keys given twice in one load
     for section in LOAD_ORDER:
         adapter = None
-        for path, data in docs:
+        for path, data, lines in docs:
             entries = data.get(section) or []
             if not isinstance(entries, list):
                 raise SchemaError(f"{path}: section '{section}' must be a list of entries")
             for i, raw in enumerate(entries):
                 if not isinstance(raw, dict):
                     raise SchemaError(f"{path}: {section}[{i}] must be a mapping, got {raw!r}")
-                line = raw.get("__line__", "?")
+                line = lines.get((section, i), ("?",))[0]
                 label = raw.get("key") or raw.get("name") or f"#{i}"
                 where = f"{path}:{line}: {section} entry '{label}'"
                 adapter = adapter or _adapter(section)
-                data = strip_lines(raw)
-                if section == "models" and "kind" not in data:
-                    data["kind"] = "transformer"  # the documented default of TransformerWorkload.kind
+                fields = dict(raw)
+                if section == "models" and "kind" not in fields:
+                    fields["kind"] = "transformer"  # the documented default of TransformerWorkload.kind
                 try:
-                    entry = adapter.validate_python(data)
+                    entry = adapter.validate_python(fields)
                 except ValidationError as exc:
-                    raise SchemaError(format_validation_error(exc, where=where),
-                                      hint=f"see `mlsysim schema catalog` for the fields of a {_KIND_LABEL[section]}") from None
+                    msgs = validation_messages(exc, source=f"{path}:{line}", context=f"{section} entry '{label}'",
+                                               model_cls=_entry_class(section, fields), tags=("transformer", "cnn"))
+                    raise SchemaError("\n".join(msgs), hint=f"see `mlsysim schema catalog` for the fields of a {_KIND_LABEL[section]}") from None
                 except UnknownNameError as exc:
                     raise UnknownNameError(exc.kind, exc.name, exc.valid, where=where) from None
                 if (section, entry.key) in defined:

@@ -94,7 +94,7 @@ class CatalogEntry(StrictModel):
         try:
             return cls(**data)
         except ValidationError as exc:
-            from .catalog import format_validation_error
+            from .yamlio import format_validation_error
             from .errors import SchemaError
 
             raise SchemaError(format_validation_error(exc, where=where or f"{cls.__name__} {data.get('key', '')!r}"),

@@ -31,7 +31,7 @@ import numpy as np
 from pydantic import ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from ..core.errors import InfeasibleError, SchemaError, UnknownNameError
-from ..core.strict import BooleanNotNumber, StrictModel
+from ..core.strict import StrictModel
 from .dimension import DIM_TYPES, CategoricalDim, Dimension, FloatDim, IntDim, Scalar
 from .expression import FUNCTIONS, Expression
 
@@ -103,31 +103,35 @@ class SearchSpace(StrictModel):
                       for k, d in self.dimensions.items() if d.when is not None and k not in self.fixed}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], *, where: str = "search space") -> "SearchSpace":
-        """Build from the schema mapping, or from the shorthand ``{name: [values], ...}``."""
+    def from_dict(cls, data: Mapping[str, Any], *, where: str = "search space",
+                  lines: Mapping[tuple, tuple] | None = None) -> "SearchSpace":
+        """Build from the schema mapping, or from the shorthand ``{name: [values], ...}``; ``lines``
+        (the YAML reader's key positions) puts the line and column in error messages."""
         if isinstance(data, SearchSpace):
             return data
         if not isinstance(data, Mapping):
             raise SchemaError(f"{where}: a search space must be a mapping, got {type(data).__name__}")
         raw = dict(data)
+        if lines and not (set(raw) & _SECTIONS):  # the shorthand: its keys are the dimensions
+            lines = {("dimensions", *k): v for k, v in lines.items()}
         try:
-            return cls.model_validate(_normalize(_strip(raw), where))
+            return cls.model_validate(_normalize(raw, where))
         except ValidationError as exc:
-            raise SchemaError(_format_errors(exc, raw, where),
+            raise SchemaError(_errors(exc, where, lines),
                               hint="dimension types: " + ", ".join(DIM_TYPES) + "; see docs/dse.md") from None
 
     @classmethod
     def from_yaml(cls, path: str | pathlib.Path) -> "SearchSpace":
         """Load a YAML file, or a shipped space by name (``"parallelism"``); errors name the file, the
         line and the field."""
-        from ..core.catalog import read_yaml
         from ..core.resources import resolve_file
+        from ..core.yamlio import read_yaml
 
         path = resolve_file(path, "search space")
-        data, _ = read_yaml(path)
-        if isinstance(data, dict) and set(data) - {"__line__"} == {"space"}:
-            data = data["space"]
-        return cls.from_dict(data if data is not None else {}, where=str(path))
+        data, lines = read_yaml(path, "search space")
+        if isinstance(data, dict) and set(data) == {"space"}:
+            data, lines = data["space"], {k[1:]: v for k, v in lines.items() if k[:1] == ("space",)}
+        return cls.from_dict(data if data is not None else {}, where=str(path), lines=lines)
 
     @classmethod
     def coerce(cls, obj) -> "SearchSpace":
@@ -152,7 +156,7 @@ class SearchSpace(StrictModel):
         try:
             return self._replace(fixed={**self.fixed, **new})
         except ValidationError as exc:
-            raise SchemaError(_format_errors(exc, {}, "with_fixed")) from None
+            raise SchemaError(_errors(exc, "with_fixed")) from None
 
     def restrict(self, name: str, values) -> "SearchSpace":
         """A copy in which dimension ``name`` takes only ``values`` (a subset of its domain)."""
@@ -169,7 +173,7 @@ class SearchSpace(StrictModel):
         try:
             return self._replace(dimensions=dims)
         except ValidationError as exc:
-            raise SchemaError(_format_errors(exc, {}, f"restrict({name!r})")) from None
+            raise SchemaError(_errors(exc, f"restrict({name!r})")) from None
 
     def with_constants(self, constants: Mapping[str, float] | None) -> "SearchSpace":
         """A copy that also knows ``constants`` (a problem's); the space's own values win."""
@@ -476,14 +480,6 @@ class SearchSpace(StrictModel):
 _SECTIONS = {"name", "description", "dimensions", "derived", "rules", "fixed", "constants"}
 
 
-def _strip(obj):
-    if isinstance(obj, dict):
-        return {k: _strip(v) for k, v in obj.items() if k != "__line__"}
-    if isinstance(obj, list):
-        return [_strip(v) for v in obj]
-    return obj
-
-
 def _normalize(data: dict, where: str) -> dict:
     """Expand shorthands: a bare mapping of dimensions, lists as choice/categorical, scalars as
     fixed values, and dimension mappings whose ``type`` can be inferred."""
@@ -526,32 +522,7 @@ def _normalize(data: dict, where: str) -> dict:
     return data
 
 
-def _format_errors(exc: ValidationError, raw: dict, where: str) -> str:
-    lines = []
-    for err in exc.errors():
-        loc = [p for p in err["loc"] if not (isinstance(p, str) and (p in DIM_TYPES or "[" in p))]
-        if loc and loc[0] not in _SECTIONS and "dimensions" not in raw and raw:
-            loc = ["dimensions", *loc]
-        path = ".".join(str(p) for p in loc)
-        line = _line_of(raw, loc)
-        head = f"{where}:{line}" if line else where
-        msg = err["msg"].removeprefix("Value error, ")
-        if isinstance(err.get("input"), BooleanNotNumber):
-            msg += f" (got {err['input']!r})"
-        lines.append(f"{head}: field '{path}': {msg}" if path else f"{head}: {msg}")
-    return "\n".join(lines)
+def _errors(exc: ValidationError, where: str, lines: Mapping[tuple, tuple] | None = None) -> str:
+    from ..core.yamlio import validation_messages
 
-
-def _line_of(raw, loc) -> int | None:
-    node = raw if (not loc or loc[0] in raw or "dimensions" in raw) else {"dimensions": raw, "__line__": raw.get("__line__")}
-    line = node.get("__line__") if isinstance(node, dict) else None
-    for p in loc:
-        if isinstance(node, dict) and p in node:
-            node = node[p]
-        elif isinstance(node, list) and isinstance(p, int) and p < len(node):
-            node = node[p]
-        else:
-            break
-        if isinstance(node, dict) and "__line__" in node:
-            line = node["__line__"]
-    return line
+    return "\n".join(validation_messages(exc, source=where, lines=lines, model_cls=SearchSpace, tags=DIM_TYPES))

@@ -39,7 +39,8 @@ from typing import Any, Literal, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..core.errors import MLSysimError, SchemaError, UnknownNameError
-from ..plan import HardwareSpec, OpsSpec, Plan, WorkloadSpec, _where, parse_plan_text, validation_messages
+from ..core.yamlio import read_yaml, validation_messages
+from ..plan import HardwareSpec, OpsSpec, Plan, WorkloadSpec, _where
 
 RECORD_FORMAT = "mlsysim.study-record/1"
 Question = Literal["parallelism", "placement", "hardware", "batching"]
@@ -244,11 +245,7 @@ def load_study(path: str | pathlib.Path, *, seed: int | None = None, budget: int
     from ..core.resources import resolve_file
 
     path = resolve_file(path, "study")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SchemaError(f"{path}: cannot read file ({exc})") from None
-    data, lines = parse_plan_text(text, str(path))
+    data, lines = read_yaml(path, "study")
     if isinstance(data, dict):
         for key, value in (("seed", seed), ("budget", budget)):
             if value is not None:
@@ -294,7 +291,7 @@ def validate_study(data: Any, *, source: str, lines: dict) -> StudySpec:
     try:
         return StudySpec.model_validate(data)
     except ValidationError as exc:
-        msgs = validation_messages(exc, StudySpec, source, lines)
+        msgs = validation_messages(exc, source=source, lines=lines, model_cls=StudySpec)
         raise SchemaError("invalid study:\n  " + "\n  ".join(msgs),
                           hint="see docs/studies.md; `mlsysim schema result study` has the report's schema") from None
 
