@@ -34,6 +34,7 @@ from ..core.errors import InfeasibleError, SchemaError, UnknownNameError
 from ..core.strict import StrictModel
 from .dimension import DIM_TYPES, CategoricalDim, Dimension, FloatDim, IntDim, Scalar
 from .expression import FUNCTIONS, Expression
+from .space_input import SECTIONS as _SECTIONS, normalize as _normalize
 
 RESERVED = frozenset({"feasible", "reason", "violation"}) | frozenset(FUNCTIONS)
 DEFAULT_CHUNK = 2 ** 18
@@ -474,52 +475,6 @@ class SearchSpace(StrictModel):
     def fingerprint(self) -> dict:
         """A JSON-ready description (used for study names and provenance)."""
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
-
-
-# -- schema helpers ---------------------------------------------------------------------------
-_SECTIONS = {"name", "description", "dimensions", "derived", "rules", "fixed", "constants"}
-
-
-def _normalize(data: dict, where: str) -> dict:
-    """Expand shorthands: a bare mapping of dimensions, lists as choice/categorical, scalars as
-    fixed values, and dimension mappings whose ``type`` can be inferred."""
-    if not (set(data) & _SECTIONS):
-        data = {"dimensions": data}
-    data = dict(data)
-    if not isinstance(data.get("fixed") or {}, Mapping):
-        raise SchemaError(f"{where}: field 'fixed' must be a mapping of name -> value, got {data['fixed']!r}")
-    dims, fixed = {}, dict(data.get("fixed") or {})
-    raw_dims = data.get("dimensions") or {}
-    if not isinstance(raw_dims, Mapping):
-        raise SchemaError(f"{where}: field 'dimensions' must be a mapping of name -> dimension")
-    for name, spec in raw_dims.items():
-        if isinstance(spec, (list, tuple)):
-            spec = {"values": list(spec)}
-        if isinstance(spec, Mapping) and isinstance(spec.get("values"), list) and not spec["values"]:
-            raise SchemaError(f"{where}: field 'dimensions.{name}.values': empty list of values",
-                              hint="give at least one value")
-        if isinstance(spec, (int, float, str)) and not isinstance(spec, bool):
-            fixed[name] = spec
-            continue
-        if isinstance(spec, Mapping) and "type" not in spec:
-            spec = dict(spec)
-            if "values" in spec:
-                vals = spec["values"] if isinstance(spec["values"], list) else []
-                if vals and all(isinstance(v, str) for v in vals):
-                    spec["type"] = "categorical"
-                elif all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals):
-                    spec["type"] = "choice"
-                else:
-                    raise SchemaError(f"{where}: field 'dimensions.{name}.values': mix of numbers and strings "
-                                      f"{vals!r}", hint="use all numbers (choice) or all strings (categorical)")
-            elif {"low", "high"} <= set(spec):
-                ints = all(isinstance(spec[k], int) and not isinstance(spec[k], bool) for k in ("low", "high"))
-                spec["type"] = "int" if ints and "log" not in spec and "grid" not in spec else "float"
-        dims[name] = spec
-    data["dimensions"] = dims
-    if fixed:
-        data["fixed"] = fixed
-    return data
 
 
 def _errors(exc: ValidationError, where: str, lines: Mapping[tuple, tuple] | None = None) -> str:
