@@ -263,6 +263,16 @@ class Backend:
             progress: Progress | None) -> Outcome:
         raise NotImplementedError
 
+    #: progress units of a one-shot stored search when no budget is given
+    default_budget = 0
+
+    def stored(self, ctx: SearchContext, *, seed: int, budget: int | None):
+        """This search as a ``StoredSearch`` (``mlsysim.dse.stored``): by default one unit of
+        work, run in memory by whoever claims it and stored whole."""
+        from ..stored import OneShotSearch
+
+        return OneShotSearch(ctx, self, seed=seed, budget=budget, default_budget=self.default_budget)
+
 
 BACKENDS = {
     "exhaustive": "exhaustive:ExhaustiveBackend",

@@ -31,6 +31,7 @@ from ...core.errors import SchemaError, StorageError
 from ..chunk_store import ChunkStore
 from ..pareto import pareto_indices
 from ..storage_url import parse_storage
+from ..stored import StoredSearch, chunk_status, reset_note
 from ..table import Table
 from .base import Backend, BackendOptions, Outcome, SearchContext
 
@@ -152,6 +153,9 @@ class ExhaustiveBackend(Backend):
         work_chunks(ctx, store, job, lease_s=lease, progress=progress)
         wait_chunks(ctx, store, job, lease_s=lease, poll_s=self.options.poll_s, progress=progress)
         return merge_chunks(ctx, store, job, max_trials=max_trials, notes=notes)
+
+    def stored(self, ctx, *, seed, budget):
+        return ChunkedSearch(ctx, self, seed=seed, budget=budget)
 
 
 # -- helpers shared by the in-memory and the stored search -------------------------------------
@@ -342,3 +346,32 @@ def merge_chunks(ctx: SearchContext, store, job: ChunkJob, *, max_trials: int = 
             front = _front(ctx, Table.concat([front, f])) if len(front) else f
     return _outcome(ctx, tables, front, n_raw, n_valid, n_feas, fails, max_trials, notes,
                     extra={"study_key": job.key, "chunks": len(job.bounds)})
+
+
+class ChunkedSearch(StoredSearch):
+    """The exhaustive search as a ``StoredSearch``: its chunk queue (progress unit: raw points)."""
+
+    unit = "chunks"
+
+    def __init__(self, ctx, backend, *, seed, budget):
+        super().__init__(ctx, backend, seed=seed, budget=budget)
+        o = backend.options
+        self.job = chunk_job(ctx, seed=seed, chunk_size=o.chunk_size, max_trials=o.max_trials)
+        self.key, self.total = self.job.key, int(self.job.bounds[-1][1])
+
+    def open(self, store):
+        o = self.backend.options
+        open_chunks(self.ctx, store, seed=self.seed, chunk_size=o.chunk_size, max_trials=o.max_trials)
+
+    def work(self, store, *, seed_offset=0, lease_s=LEASE_DEFAULT):
+        return work_chunks(self.ctx, store, self.job, lease_s=lease_s)
+
+    def status(self, store):
+        return chunk_status(self.ctx, store, self.key, len(self.job.bounds), self.total)
+
+    def recover(self, store):
+        return reset_note(store.reset_running(self.key), "chunk")
+
+    def _collect(self, store):
+        return merge_chunks(self.ctx, store, self.job, max_trials=self.backend.options.max_trials,
+                            notes=budget_notes(self.budget, self.total))

@@ -256,6 +256,15 @@ class OptunaBackend(Backend):
 
     name = "optuna"
     Options = OptunaOptions
+
+    def sampler_for(self, ctx: SearchContext) -> str:
+        """The sampler given, else TPE for one objective and NSGA-II for several."""
+        return self.sampler or ("tpe" if len(ctx.objectives) == 1 else "nsga2")
+
+    def stored(self, ctx, *, seed, budget):
+        from .optuna_stored import OptunaSearch
+
+        return OptunaSearch(ctx, self, seed=seed, budget=budget)
     samplers = ("tpe", "nsga2", "nsga3", "gp", "random", "qmc")
 
     def run(self, ctx, *, budget=None, seed=0, n_jobs=1, storage=None, progress=None) -> Outcome:
@@ -263,7 +272,7 @@ class OptunaBackend(Backend):
 
         if not ctx.space.free:  # as pymoo: with nothing to suggest, no trial would ever be evaluated
             raise UserInputError("every dimension is fixed: nothing to search", hint="use backend='exhaustive'")
-        sampler = self.sampler or ("tpe" if len(ctx.objectives) == 1 else "nsga2")
+        sampler = self.sampler_for(ctx)
         budget = int(budget or DEFAULT_BUDGET[sampler])
         pop = self.options.population_size
         batch = batch_size(self.options, sampler)
@@ -297,9 +306,9 @@ class OptunaBackend(Backend):
                     from ..parallel import effective_n_jobs, parallel_map
 
                     workers = effective_n_jobs(n_jobs)
-                    args = [(str(storage), name, ctx, sampler, seed + 1 + w, pop, budget, batch, mut)
+                    args = [(str(storage), name, ctx, sampler, seed + 1 + w, self.options, budget)
                             for w in range(workers)]
-                    counts = list(parallel_map(_worker, args, n_jobs=workers))
+                    counts = list(parallel_map(work_on, args, n_jobs=workers))
                     done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
                     log.submit(params_to_configs(ctx, [t.params for t in done[len(prior):]]))
                     log.evaluations = replayed + sum(c["evaluations"] for c in counts)
@@ -351,33 +360,64 @@ def params_to_configs(ctx: SearchContext, params: list[dict]) -> dict[str, np.nd
     return ctx.space.canonicalize(out) if params else out
 
 
-def recover_running(study, storage) -> int:
-    """Mark trials left RUNNING (by a killed process) FAIL and enqueue their parameters again."""
+def recover_running(study, storage, *, older_than_s: float | None = None, requeue: bool = True) -> int:
+    """Mark trials left RUNNING (by a killed process; with ``older_than_s``, only those started
+    longer ago) FAIL and, with ``requeue``, enqueue their parameters again. Returns how many."""
+    import datetime
+
     from optuna.trial import TrialState
 
     stale = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    if older_than_s is not None:
+        now = datetime.datetime.now()
+        stale = [t for t in stale if t.datetime_start is not None
+                 and (now - t.datetime_start).total_seconds() > older_than_s]
     if stale:
         sid = storage.get_study_id_from_name(study.study_name)
         for t in stale:
             storage.set_trial_state_values(storage.get_trial_id_from_study_id_trial_number(sid, t.number),
                                            TrialState.FAIL)
-            if t.params:
+            if requeue and t.params:
                 study.enqueue_trial(dict(t.params), skip_if_exists=False)
     return len(stale)
 
 
-def _worker(storage: str, name: str, ctx: SearchContext, sampler: str, seed: int, pop, budget: int, batch: int,
-            mutation_prob: float | None = GA_MUTATION_PROB) -> dict:
-    """One joblib process: ask/tell against the shared study until it has ``budget`` trials."""
+def close_storage(storage) -> None:
+    """Close the connections of an optuna storage opened by ``open_storage``."""
+    engine = getattr(storage, "engine", None)
+    if engine is not None:
+        engine.dispose()
+
+
+def work_on(storage, name: str, ctx: SearchContext, sampler: str, seed: int, options: OptunaOptions, budget: int,
+            valid_size: int | None = None) -> dict:
+    """One worker (a joblib process, a study worker): ask/tell against the shared study ``name``
+    (created if missing) until it holds ``budget`` trials (COMPLETE + RUNNING) or every one of
+    ``valid_size`` valid configurations has been evaluated. Returns its evaluations, proposals
+    and trials told."""
     from optuna.trial import TrialState
 
+    batch = batch_size(options, sampler)
+    told = 0
     with quiet_optuna() as optuna:
-        study = optuna.load_study(study_name=name, storage=open_storage(storage),
-                                  sampler=make_sampler(sampler, seed, pop, mutation_prob=mutation_prob))
-        log = TrialLog(ctx)
-        while True:
-            taken = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING)))
-            if taken >= budget:
-                break
-            optimize(study, ctx, log, min(batch, budget - taken), batch, None, budget)
-    return {"evaluations": log.evaluations, "proposals": log.proposals}
+        store = open_storage(storage)
+        try:
+            study = optuna.create_study(storage=store, study_name=name, load_if_exists=True,
+                                        sampler=make_sampler(sampler, seed, options.population_size,
+                                                             mutation_prob=options.mutation_prob),
+                                        directions=[o.direction for o in ctx.objectives])
+            log = TrialLog(ctx)
+            prior = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+            if prior:  # so that the cache (and the stop rule) knows what is done
+                log.submit(params_to_configs(ctx, [t.params for t in prior]))
+            replayed, proposed = log.evaluations, log.proposals
+            while True:
+                taken = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING)))
+                if taken >= budget or (valid_size is not None and log.evaluations >= valid_size):
+                    break
+                k = min(batch, budget - taken)
+                optimize(study, ctx, log, k, batch, None, budget, valid_size)
+                told += k
+        finally:
+            close_storage(store)
+    return {"evaluations": log.evaluations - replayed, "proposals": log.proposals - proposed, "told": told}

@@ -223,6 +223,7 @@ class PymooBackend(Backend):
 
     name = "pymoo"
     Options = PymooOptions
+    default_budget = DEFAULT_BUDGET
     samplers = ("nsga2", "nsga3", "moead", "ga")
 
     def run(self, ctx, *, budget=None, seed=0, n_jobs=1, storage=None, progress=None) -> Outcome:
