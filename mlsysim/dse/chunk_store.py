@@ -121,6 +121,20 @@ def retry_locked(fn, *args, attempts: int = 12, **kwargs):
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def create_tables(metadata, engine, attempts: int = 5) -> None:
+    """``metadata.create_all``, tolerant of another process creating the same tables at the same
+    moment (PostgreSQL then reports a unique violation in its catalog; a retry finds them)."""
+    import sqlalchemy as sa
+
+    for i in range(attempts):
+        try:
+            return retry_locked(metadata.create_all, engine)
+        except (sa.exc.IntegrityError, sa.exc.ProgrammingError):
+            if i == attempts - 1:
+                raise
+            time.sleep(0.1 * (i + 1))
+
+
 def storage_error(url: str, exc: BaseException) -> StorageError:
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if isinstance(exc, ImportError):
@@ -144,7 +158,7 @@ class ChunkStore:
             self.reader = make_engine(self.url, immediate=False) if self.url.startswith("sqlite") else self.engine
             self.metadata = sa.MetaData()
             self.studies, self.chunks = _tables(self.metadata)
-            retry_locked(self.metadata.create_all, self.engine)
+            create_tables(self.metadata, self.engine)
         except StorageError:
             raise
         except Exception as exc:  # noqa: BLE001 - any driver/connect failure is a storage problem

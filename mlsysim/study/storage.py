@@ -10,7 +10,7 @@ import pathlib
 import time
 
 from ..core.errors import StorageError, UnknownNameError, UserInputError
-from ..dse.chunk_store import ChunkStore, retry_locked
+from ..dse.chunk_store import ChunkStore, create_tables, retry_locked
 from ..dse.storage_url import redact, sql_storage
 
 DB_NAME = "study.db"
@@ -55,7 +55,7 @@ class StudyStore:
             sa.Column("updated", sa.Float),
         )
         try:
-            retry_locked(self.metadata.create_all, self.engine)
+            create_tables(self.metadata, self.engine)
         except Exception as exc:  # noqa: BLE001
             from ..dse.chunk_store import storage_error
 
