@@ -117,6 +117,7 @@ def build_result(ctx: SearchContext, rule: WinnerRule, backend: Backend, outcome
         winner=choice.index, winner_rule=choice.rule, why=choice.why, backend=used, sampler=outcome.sampler,
         seed=seed, space_size=ctx.space.size, valid_size=outcome.valid_size, evaluations=outcome.evaluations,
         proposals=outcome.proposals, wall_time_s=wall, provenance=provenance, notes=list(outcome.notes),
+        uncertainty_family=getattr(ctx.problem, "uncertainty_family", "training"),
     )
 
 

@@ -47,6 +47,8 @@ class SearchResult:
     wall_time_s: float
     provenance: dict[str, Any] = dataclasses.field(default_factory=dict)
     notes: list[str] = dataclasses.field(default_factory=list)
+    #: which validation residuals bound this problem's metrics (mlsysim.physics.uncertainty)
+    uncertainty_family: str = "training"
 
     # -- views -------------------------------------------------------------------------------
     @property
@@ -114,8 +116,30 @@ class SearchResult:
         """Hypervolume ratio, IGD+ and coverage of this front against ``reference``'s front."""
         return compare_fronts(self.front(), reference.front())
 
+    def robustness(self) -> dict[str, Any] | None:
+        """How many Pareto points stay Pareto-optimal whatever the model's errors within its 80%
+        interval (``physics.uncertainty.robust_pareto`` against every feasible trial), and whether the
+        winner is one of them."""
+        from ..physics.uncertainty import robust_pareto
+
+        if self.winner is None or not len(self.pareto):
+            return None
+        feasible = np.flatnonzero(self.feasible)
+        values = np.column_stack([self.trials[o.metric][feasible] for o in self.objectives])
+        where = {row: i for i, row in enumerate(feasible.tolist())}
+        front_rows = [where[int(r)] for r in self.pareto]
+        robust = robust_pareto(values, front_rows, [(o.metric, -o.sign) for o in self.objectives],
+                               self.uncertainty_family)
+        winner_robust = bool(robust[list(self.pareto).index(self.winner)]) if self.winner in self.pareto else False
+        return {"robust_pareto_points": int(robust.sum()), "pareto_points": int(len(robust)),
+                "winner_robust": winner_robust, "family": self.uncertainty_family,
+                "meaning": "Pareto points that no other feasible design can dominate when every metric may be "
+                           "off by the model's 80% validation interval"}
+
     # -- exports -----------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
+        from ..physics.uncertainty import metrics_interval
+
         hv, hv_ref = self.hypervolume_info()
         feasible = self.trials["feasible"] if len(self.trials) else np.zeros(0, bool)
         reasons = collections.Counter(self.trials["reason"][~feasible].tolist()) if len(self.trials) else {}
@@ -140,6 +164,10 @@ class SearchResult:
             "winner": winner,
             "winner_rule": self.winner_rule,
             "why": self.why,
+            "winner_interval": None if self.winner is None else {
+                k: [json_number(v) for v in band] for k, band in
+                metrics_interval(self.winner_metrics, self.uncertainty_family).items()},
+            "robustness": self.robustness(),
             "pareto": [{"config": self.config(i), "metrics": self.metric_values(i)} for i in self.pareto.tolist()],
             "hypervolume": json_number(hv) if hv is not None else None,
             "hypervolume_reference": hv_ref,

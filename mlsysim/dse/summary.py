@@ -80,7 +80,19 @@ def winner_lines(result_json: dict) -> list[str]:
     objs = [o["metric"] for o in result_json["objectives"]]
     shown = objs + [m for m in KEY_METRICS if m in w["metrics"] and m not in objs]
     mets = ", ".join(f"{m} {fmt(w['metrics'].get(m))}{' ' + units[m] if units.get(m) else ''}" for m in shown)
-    return [f"winner ({result_json['winner_rule']}): {cfg}", f"  {mets}", f"  why: {result_json['why']}"]
+    lines = [f"winner ({result_json['winner_rule']}): {cfg}", f"  {mets}", f"  why: {result_json['why']}"]
+    bands = result_json.get("winner_interval") or {}
+    shown_bands = [m for m in shown if m in bands]
+    if shown_bands:
+        lines.append("  80% interval: " + ", ".join(
+            f"{m} {fmt(bands[m][0])}..{fmt(bands[m][1])}" for m in shown_bands))
+    rob = result_json.get("robustness")
+    if rob:
+        verdict = ("the winner is one of them" if rob["winner_robust"] else
+                   "the winner is not: the front's differences are within the model's uncertainty")
+        lines.append(f"  robustness: {rob['robust_pareto_points']} of {rob['pareto_points']} Pareto points stay "
+                     f"Pareto-optimal for any errors within the 80% interval; {verdict}")
+    return lines
 
 
 def objective_line(result_json: dict) -> str:

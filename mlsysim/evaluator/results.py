@@ -85,6 +85,20 @@ class Evaluation:
     def feasible(self) -> bool:
         return self.feasibility.status != STATUS_FAIL
 
+    @property
+    def metrics_interval(self) -> dict[str, list[float]]:
+        """80% prediction intervals ``{"performance.tokens_per_s": [low, high], ...}`` in display
+        units, from the validation residuals of the training or serving family
+        (``mlsysim.physics.uncertainty``); energy, carbon and water use the energy family."""
+        from ..physics.uncertainty import metrics_interval
+
+        family = "training" if self.inputs.get("mode") == "training" else "serving"
+        out = {}
+        for name in ("performance", "macro"):
+            for k, band in metrics_interval(self.lens(name).metrics, family).items():
+                out[f"{name}.{k}"] = band
+        return out
+
     # -- asserts ----------------------------------------------------------------------------
     def check(self, asserts: Iterable[Any]) -> list[AssertResult]:
         """Check ``asserts`` (mappings or objects with ``metric`` and ``max``/``min``); a bare
@@ -129,6 +143,7 @@ class Evaluation:
             "notes": list(self.notes),
             "asserts": [a.to_dict() for a in self.asserts],
             "passed": self.passed,
+            "metrics_interval": {k: [_clean(v) for v in band] for k, band in self.metrics_interval.items()},
         }
         return out
 

@@ -96,6 +96,13 @@ def _scorecard_text(ev: Evaluation) -> str:
         for d in _detail_lines(lens):
             lines.append(_wrap(d, width, "  "))
         lines.append("-" * width)
+    bands = ev.metrics_interval
+    if bands:
+        lines.append("80% interval (from the validation residuals):")
+        for path, (lo, hi) in bands.items():
+            unit = METRIC_BY_PATH[path].unit
+            lines.append(f"  {path:<30}{format_value(lo, unit):>18} .. {format_value(hi, unit)}")
+        lines.append("-" * width)
     if ev.asserts:
         lines.append("Asserts: " + ("all passed" if ev.passed else
                                     f"{sum(not a.passed for a in ev.asserts)} of {len(ev.asserts)} violated"))

@@ -300,7 +300,14 @@ def main(argv=None) -> int:
     p.add_argument("--data", help="directory with systems.yaml, training_runs.yaml, energy_reports.yaml")
     p.add_argument("--json", action="store_true", help="print the rows and summaries as JSON")
     p.add_argument("--markdown", action="store_true", help="print both tables as Markdown")
+    p.add_argument("--write-intervals", action="store_true",
+                   help="write the prediction intervals (mlsysim/data/calibration/intervals.yaml) from the residuals")
     args = p.parse_args(argv)
+    if args.write_intervals:
+        from .intervals import write_intervals
+
+        print(f"wrote {write_intervals(args.data)}")
+        return 0
     from .energy import format_energy_by_basis
     from .serving import format_serving, format_serving_markdown, serving_table
 

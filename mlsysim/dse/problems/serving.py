@@ -52,6 +52,7 @@ class BatchingProblem:
     """Serve ``model`` at ``qps`` requests/s with prompts of ``prompt_len`` and ``output_len`` output tokens."""
 
     display_units = SERVING_DISPLAY
+    uncertainty_family = "serving"    # intervals from the serving validation residuals
 
     def __init__(self, model, *, qps: float, prompt_len: int = 1024, output_len: int = 256, hardware=None,
                  grid=None, gpus_per_node: int = 8):
