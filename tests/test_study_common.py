@@ -45,6 +45,9 @@ scenarios:
     workload: {{name: Llama3_8B, batch_size: 256, seq_len: 4096}}
     hardware: {{name: H100, nodes: {nodes}}}
     ops: {{region: US_Avg, duration_days: 30}}
+# the domains these tests' chunk counts were written for (the shipped space has grown since)
+space: {{file: parallelism, restrict: {{nodes: [1, 2, 4, 8], ep: [1], pp: [1, 2, 4, 8, 16, 32], cp: [1, 2, 4], microbatch: [1, 2, 4, 8],
+        recompute: [none, selective, full], virtual_stages: [1, 2, 4]}}}}
 objectives: ["maximize: tokens_per_s", "minimize: gpu_hours_per_Mtoken"]
 backend: {be}
 {extra or "seed: 0"}

@@ -137,7 +137,7 @@ def test_markdown_has_every_section(studies):
     assert f"nodes={w['nodes']}, tp={w['tp']}" in md
     assert "why: it is the knee" in md
     # documented constants with their source, and the catalog entries named in the context
-    assert "efficiency.MATMUL_EFFICIENCY | 0.75" in md and "Narayanan et al. 2021" in md
+    assert "efficiency.MATMUL_EFFICIENCY | 0.75" in md and "Maximum Achievable Matmul FLOPS" in md
     assert "collectives.LINK_EFFICIENCY" in md and "power.IDLE_FRACTION" in md
     assert mlsysim.Hardware.get("H100").source in md
     assert mlsysim.Models.get("Llama3_70B").source in md
