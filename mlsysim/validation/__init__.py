@@ -27,7 +27,6 @@ import json
 import math
 import os
 import pathlib
-import sys
 from dataclasses import asdict, dataclass, field
 
 import yaml
@@ -227,6 +226,22 @@ def _fmt(metric: str, x: float) -> str:
     return f"{x:.0f}"
 
 
+def summary_lines(rows, noun: str, goal_mae: float, goal_max: float) -> list[str]:
+    """The summary line (MAE, max, mean signed error, goal verdict) and one line per source."""
+    s = summarize(rows)
+    verdict = "met" if s["mae"] <= goal_mae and s["max"] <= goal_max else "NOT met"
+    lines = [f"{s['n']} {noun}: mean absolute error {100 * s['mae']:.1f}%, max {100 * s['max']:.1f}% ({s['worst']}),"
+             f" mean signed error {100 * s['mean_signed']:+.1f}%   [goal: MAE <= {100 * goal_mae:.0f}%,"
+             f" max <= {100 * goal_max:.0f}%: {verdict}]"]
+    by_source: dict[str, list] = {}
+    for r in rows:
+        by_source.setdefault(r.source, []).append(r)
+    for src, rs in by_source.items():
+        ss = summarize(rs)
+        lines.append(f"  {src:<20} {ss['n']:>2} {noun}: MAE {100 * ss['mae']:.1f}%, max {100 * ss['max']:.1f}%")
+    return lines
+
+
 def format_training(rows: list[Row]) -> str:
     head = (f"{'case':<16} {'model':<24} {'GPU':<22} {'GPUs':>6}  {'split':<30} {'metric':<12}"
             f" {'measured':>9} {'predicted':>9} {'error':>7}")
@@ -236,17 +251,8 @@ def format_training(rows: list[Row]) -> str:
         lines.append(f"{r.id:<16} {r.model[:24]:<24} {r.hardware[:22]:<22} {r.gpus:>6}  {r.split[:30]:<30}"
                      f" {METRICS[r.metric]:<12} {_fmt(r.metric, r.measured):>9} {_fmt(r.metric, r.predicted):>9}"
                      f" {100 * r.error:>+6.1f}%{flag}")
-    s = summarize(rows)
     lines.append("-" * len(head))
-    lines.append(f"{s['n']} runs: mean absolute error {100 * s['mae']:.1f}%, max {100 * s['max']:.1f}% ({s['worst']}),"
-                 f" mean signed error {100 * s['mean_signed']:+.1f}%   [goal: MAE <= {100 * GOAL_MAE:.0f}%,"
-                 f" max <= {100 * GOAL_MAX:.0f}%: {'met' if meets_goal(s) else 'NOT met'}]")
-    by_source: dict[str, list] = {}
-    for r in rows:
-        by_source.setdefault(r.source, []).append(r)
-    for src, rs in by_source.items():
-        ss = summarize(rs)
-        lines.append(f"  {src:<20} {ss['n']:>2} runs: MAE {100 * ss['mae']:.1f}%, max {100 * ss['max']:.1f}%")
+    lines += summary_lines(rows, "runs", GOAL_MAE, GOAL_MAX)
     if any(not r.valid for r in rows):
         lines.append("  * split flagged invalid by the model (see config_notes in validation/training_runs.yaml)")
     return "\n".join(lines)
@@ -289,9 +295,6 @@ def format_markdown(train: list[Row], energy: list[EnergyRow]) -> str:
                f" ({s['worst']}), mean signed error {100 * s['mean_signed']:+.1f}%.**")
     return "\n".join(out)
 
-
-def meets_goal(summary: dict) -> bool:
-    return summary["mae"] <= GOAL_MAE and summary["max"] <= GOAL_MAX
 
 
 def main(argv=None) -> int:

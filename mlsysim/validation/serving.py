@@ -104,7 +104,7 @@ def _fmt(metric: str, x: float) -> str:
 
 
 def format_serving(rows: list[ServingRow]) -> str:
-    from . import summarize
+    from . import summary_lines
 
     head = (f"{'case':<26} {'model':<16} {'GPU':<22} {'TP':>2} {'mode':<10} {'ISL/OSL':>10} {'batch':>6}"
             f" {'metric':<13} {'measured':>9} {'predicted':>9} {'error':>7}")
@@ -113,17 +113,8 @@ def format_serving(rows: list[ServingRow]) -> str:
         lines.append(f"{r.id[:26]:<26} {r.model[:16]:<16} {r.hardware[:22]:<22} {r.tp:>2} {r.mode:<10}"
                      f" {f'{r.prompt_len}/{r.output_len}':>10} {r.batch:>6.0f} {METRICS[r.metric]:<13}"
                      f" {_fmt(r.metric, r.measured):>9} {_fmt(r.metric, r.predicted):>9} {100 * r.error:>+6.1f}%")
-    s = summarize(rows)
     lines.append("-" * len(head))
-    lines.append(f"{s['n']} measurements: mean absolute error {100 * s['mae']:.1f}%, max {100 * s['max']:.1f}%"
-                 f" ({s['worst']}), mean signed error {100 * s['mean_signed']:+.1f}%   [goal: MAE <="
-                 f" {100 * GOAL_MAE:.0f}%, max <= {100 * GOAL_MAX:.0f}%: {'met' if meets_serving_goal(s) else 'NOT met'}]")
-    by_source: dict[str, list] = {}
-    for r in rows:
-        by_source.setdefault(r.source, []).append(r)
-    for src, rs in by_source.items():
-        ss = summarize(rs)
-        lines.append(f"  {src:<20} {ss['n']:>2} cases: MAE {100 * ss['mae']:.1f}%, max {100 * ss['max']:.1f}%")
+    lines += summary_lines(rows, "measurements", GOAL_MAE, GOAL_MAX)
     return "\n".join(lines)
 
 
