@@ -226,12 +226,18 @@ def _fmt(metric: str, x: float) -> str:
     return f"{x:.0f}"
 
 
+def summary_sentence(rows, noun: str) -> str:
+    """``N noun: mean absolute error ..., max ... (worst), mean signed error ...`` of ``rows``."""
+    s = summarize(rows)
+    return (f"{s['n']} {noun}: mean absolute error {100 * s['mae']:.1f}%, max {100 * s['max']:.1f}% ({s['worst']}),"
+            f" mean signed error {100 * s['mean_signed']:+.1f}%")
+
+
 def summary_lines(rows, noun: str, goal_mae: float, goal_max: float) -> list[str]:
     """The summary line (MAE, max, mean signed error, goal verdict) and one line per source."""
     s = summarize(rows)
     verdict = "met" if s["mae"] <= goal_mae and s["max"] <= goal_max else "NOT met"
-    lines = [f"{s['n']} {noun}: mean absolute error {100 * s['mae']:.1f}%, max {100 * s['max']:.1f}% ({s['worst']}),"
-             f" mean signed error {100 * s['mean_signed']:+.1f}%   [goal: MAE <= {100 * goal_mae:.0f}%,"
+    lines = [f"{summary_sentence(rows, noun)}   [goal: MAE <= {100 * goal_mae:.0f}%,"
              f" max <= {100 * goal_max:.0f}%: {verdict}]"]
     by_source: dict[str, list] = {}
     for r in rows:
@@ -280,9 +286,7 @@ def format_markdown(train: list[Row], energy: list[EnergyRow]) -> str:
     for r in train:
         out.append(f"| {r.id}{'' if r.valid else ' *'} | {r.model} | {r.hardware} | {r.gpus} | {r.split} | {METRICS[r.metric]} |"
                    f" {_fmt(r.metric, r.measured)} | {_fmt(r.metric, r.predicted)} | {100 * r.error:+.1f}% |")
-    s = summarize(train)
-    out.append(f"\n**{s['n']} runs: mean absolute error {100 * s['mae']:.1f}%, max {100 * s['max']:.1f}% ({s['worst']}),"
-               f" mean signed error {100 * s['mean_signed']:+.1f}%.**\n")
+    out.append(f"\n**{summary_sentence(train, 'runs')}.**\n")
     out += ["| case | model | accelerator | accelerator-hours | predicted W/accelerator | scope | measured MWh |"
             " predicted MWh | error | measured tCO2e | predicted tCO2e |",
             "|---|---|---|---:|---:|---|---:|---:|---:|---:|---:|"]
@@ -290,11 +294,8 @@ def format_markdown(train: list[Row], energy: list[EnergyRow]) -> str:
         out.append(f"| {r.id} | {r.model} | {r.hardware} | {r.accelerators * r.hours:,.0f} | {r.power_per_accelerator_w:.0f} |"
                    f" {r.scope} | {r.measured_mwh:.1f} | {r.predicted_mwh:.1f} | {100 * r.error:+.1f}% |"
                    f" {r.measured_tco2e:.1f} | {r.predicted_tco2e:.1f} |")
-    s = summarize(energy)
-    out.append(f"\n**{s['n']} reports: energy mean absolute error {100 * s['mae']:.1f}%, max {100 * s['max']:.1f}%"
-               f" ({s['worst']}), mean signed error {100 * s['mean_signed']:+.1f}%.**")
+    out.append(f"\n**{summary_sentence(energy, 'energy reports')}.**")
     return "\n".join(out)
-
 
 
 def main(argv=None) -> int:

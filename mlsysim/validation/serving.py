@@ -119,7 +119,7 @@ def format_serving(rows: list[ServingRow]) -> str:
 
 
 def format_serving_markdown(rows: list[ServingRow]) -> str:
-    from . import summarize
+    from . import summary_sentence
 
     out = ["| case | model | GPU | TP | mode | ISL/OSL | batch | metric | measured | predicted | error |",
            "|---|---|---|---:|---|---:|---:|---|---:|---:|---:|"]
@@ -127,7 +127,5 @@ def format_serving_markdown(rows: list[ServingRow]) -> str:
         out.append(f"| {r.id} | {r.model} | {r.hardware} | {r.tp} | {r.mode} | {r.prompt_len}/{r.output_len} |"
                    f" {r.batch:.0f} | {METRICS[r.metric]} | {_fmt(r.metric, r.measured)} | {_fmt(r.metric, r.predicted)} |"
                    f" {100 * r.error:+.1f}% |")
-    s = summarize(rows)
-    out.append(f"\n**{s['n']} serving measurements: mean absolute error {100 * s['mae']:.1f}%, max {100 * s['max']:.1f}%"
-               f" ({s['worst']}), mean signed error {100 * s['mean_signed']:+.1f}%.**")
+    out.append(f"\n**{summary_sentence(rows, 'serving measurements')}.**")
     return "\n".join(out)
