@@ -157,7 +157,9 @@ def distributed_core(model, cluster, *, tp, pp, dp=None, cp=1, ep=1, micro_batch
     layer_flops_token = fwd_flops_token - head_flops_token
     per_layer_token = layer_flops_token / L
     hr = head_flops_token / per_layer_token                    # the head in layer equivalents
-    lay = pipeline_layout(L, p, hr)
+    # the layout depends on pp only: compute it once per distinct degree
+    p_values, p_index = np.unique(p, return_inverse=True)
+    lay = {k: v[p_index].reshape(p.shape) for k, v in pipeline_layout(L, p_values, hr).items()}
     stage_load, layers_stage = lay["load"], lay["slow_layers"]
 
     # ---- compute per microbatch per stage --------------------------------------------
@@ -273,10 +275,11 @@ def distributed_core(model, cluster, *, tp, pp, dp=None, cp=1, ep=1, micro_batch
         st = model_state_bytes(params, d, z, optimizer)
         parts.append({"weights": st["weights"], "gradients": st["gradients"], "optimizer": st["optimizer"],
                       "activations": act_layer * layers * in_flight + act_peak, "logits": lg})
-    parts[1] = {k: np.where(p > 2, v, 0.0) for k, v in parts[1].items()}
-    parts[2] = {k: np.where(one, 0.0, v) for k, v in parts[2].items()}
-    totals = np.broadcast_arrays(*[sum(pt.values()) for pt in parts])
-    fullest = np.argmax(np.stack(totals), axis=0)
+    # a middle stage exists only with pp > 2, a separate last stage only with pp > 1
+    totals = [sum(pt.values()) for pt in parts]
+    totals[1] = np.where(p > 2, totals[1], -np.inf)
+    totals[2] = np.where(one, -np.inf, totals[2])
+    fullest = np.argmax(np.stack(np.broadcast_arrays(*totals)), axis=0)
     pick = {k: np.choose(fullest, np.broadcast_arrays(*[pt[k] for pt in parts])) for k in parts[0]}
     state = {k: pick[k] for k in ("weights", "gradients", "optimizer")}
     act, logits = pick["activations"], pick["logits"]
